@@ -1,0 +1,170 @@
+"""Marshmallow schemas: they validate API input and generate the OpenAPI document.
+
+Unknown fields are rejected (marshmallow's default, RAISE).
+"""
+
+from __future__ import annotations
+
+import marshmallow as ma
+from marshmallow import fields, validate
+
+from ..journey.models import Channel
+from ..journey.services import DESCRIPTION_MAX, KEY_PATTERN, NAME_MAX
+
+KEY = validate.Regexp(KEY_PATTERN, error="Use 1–64 lower-case letters, digits, '-' or '_'.")
+NAME = validate.Length(min=1, max=NAME_MAX)
+CHANNELS = [c.value for c in Channel]
+
+
+class StrictSchema(ma.Schema):
+    class Meta:
+        unknown = ma.RAISE
+        ordered = True
+
+
+# --- accounts ----------------------------------------------------------------------------
+
+
+class MeSchema(StrictSchema):
+    id = fields.Integer()
+    email = fields.String()
+    name = fields.String()
+    role = fields.String()
+    team = fields.String(allow_none=True)
+    language = fields.String(allow_none=True)
+    permissions = fields.List(fields.String())
+
+
+class TeamSchema(StrictSchema):
+    id = fields.Integer(dump_only=True)
+    name = fields.String(required=True, validate=NAME)
+    active = fields.Boolean(dump_only=True)
+
+
+class TeamPageSchema(StrictSchema):
+    items = fields.List(fields.Nested(TeamSchema))
+    next = fields.String(allow_none=True)
+
+
+# --- the journey -------------------------------------------------------------------------
+
+
+class StageDocSchema(StrictSchema):
+    key = fields.String(required=True, validate=KEY)
+    name = fields.String(required=True, validate=NAME)
+    position = fields.Integer(required=True, strict=True, validate=validate.Range(0, 1_000_000))
+
+
+class TouchpointDocSchema(StrictSchema):
+    key = fields.String(required=True, validate=KEY)
+    name = fields.String(required=True, validate=NAME)
+    stage = fields.String(required=True, metadata={"description": "A stage key"})
+    owner_team = fields.String(
+        required=True, allow_none=True, validate=NAME, metadata={"description": "A team name"}
+    )
+    manager = fields.Email(
+        allow_none=True, load_default=None, metadata={"description": "A user's email"}
+    )
+    description = fields.String(load_default="", validate=validate.Length(max=DESCRIPTION_MAX))
+    channel = fields.String(allow_none=True, load_default=None, validate=validate.OneOf(CHANNELS))
+    exit = fields.Boolean(load_default=False)
+    archived = fields.Boolean(load_default=False)
+
+
+class TransitionDocSchema(StrictSchema):
+    source = fields.String(required=True, metadata={"description": "A touchpoint key"})
+    target = fields.String(required=True, metadata={"description": "A touchpoint key"})
+
+
+class ValidationResultSchema(StrictSchema):
+    entries = fields.List(fields.String())
+    unreachable = fields.List(fields.String())
+    dead_ends = fields.List(fields.String())
+    backward = fields.List(fields.List(fields.String()))
+
+
+class JourneyDocumentSchema(StrictSchema):
+    stages = fields.List(fields.Nested(StageDocSchema), required=True)
+    touchpoints = fields.List(fields.Nested(TouchpointDocSchema), required=True)
+    transitions = fields.List(fields.Nested(TransitionDocSchema), required=True)
+    validation = fields.Nested(
+        ValidationResultSchema,
+        metadata={"description": "Added by GET; ignored by PUT"},
+    )
+
+
+class ImportSummarySchema(StrictSchema):
+    stages_created = fields.Integer()
+    stages_updated = fields.Integer()
+    stages_deleted = fields.Integer()
+    touchpoints_created = fields.Integer()
+    touchpoints_updated = fields.Integer()
+    touchpoints_archived = fields.Integer()
+    transitions_added = fields.Integer()
+    transitions_removed = fields.Integer()
+    teams_created = fields.List(fields.String())
+
+
+class JourneyPutResultSchema(JourneyDocumentSchema):
+    summary = fields.Nested(ImportSummarySchema)
+
+
+class TouchpointSchema(StrictSchema):
+    key = fields.String()
+    name = fields.String()
+    stage = fields.String()
+    owner_team = fields.String(allow_none=True)
+    manager = fields.String(allow_none=True)
+    description = fields.String()
+    channel = fields.String(allow_none=True)
+    exit = fields.Boolean()
+    archived = fields.Boolean()
+
+
+class TouchpointCreateSchema(StrictSchema):
+    key = fields.String(required=True, validate=KEY)
+    name = fields.String(required=True, validate=NAME)
+    stage = fields.String(required=True, metadata={"description": "A stage key"})
+    owner_team = fields.String(required=True, allow_none=True, validate=NAME)
+    manager = fields.Email(allow_none=True, load_default=None)
+    description = fields.String(load_default="", validate=validate.Length(max=DESCRIPTION_MAX))
+    channel = fields.String(allow_none=True, load_default=None, validate=validate.OneOf(CHANNELS))
+    exit = fields.Boolean(load_default=False)
+
+
+class TouchpointPatchSchema(StrictSchema):
+    key = fields.String(validate=KEY)
+    name = fields.String(validate=NAME)
+    stage = fields.String()
+    owner_team = fields.String(allow_none=True, validate=NAME)
+    manager = fields.Email(allow_none=True)
+    description = fields.String(validate=validate.Length(max=DESCRIPTION_MAX))
+    channel = fields.String(allow_none=True, validate=validate.OneOf(CHANNELS))
+    exit = fields.Boolean()
+    archived = fields.Boolean(
+        metadata={"description": "true archives (and removes its transitions); false restores"}
+    )
+
+
+class TouchpointListArgsSchema(StrictSchema):
+    limit = fields.Integer(load_default=100, validate=validate.Range(min=1, max=500))
+    cursor = fields.String(load_default=None, validate=validate.Length(max=64))
+    include_archived = fields.Boolean(load_default=False)
+    stage = fields.String(load_default=None, validate=validate.Length(max=64))
+
+
+class TouchpointPageSchema(StrictSchema):
+    items = fields.List(fields.Nested(TouchpointSchema))
+    next = fields.String(allow_none=True)
+
+
+class TransitionSchema(StrictSchema):
+    id = fields.Integer(dump_only=True)
+    source = fields.String(required=True, validate=validate.Length(max=64))
+    target = fields.String(required=True, validate=validate.Length(max=64))
+    backward = fields.Boolean(dump_only=True)
+
+
+class TransitionPageSchema(StrictSchema):
+    items = fields.List(fields.Nested(TransitionSchema))
+    next = fields.String(allow_none=True)

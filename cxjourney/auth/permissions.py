@@ -1,0 +1,81 @@
+"""The one permission mechanism: roles grant permissions; views and endpoints require them.
+
+``@requires(Permission.X)`` guards every view and API endpoint; ``can(user, Permission.X)``
+answers the same question in services and templates. Nothing else looks at ``user.role``.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Callable
+from functools import wraps
+from typing import Any, TypeVar, cast
+
+from flask import abort, current_app, request
+from flask_login import current_user
+
+from .models import Role
+
+
+class Permission(enum.StrEnum):
+    VIEW_JOURNEY = "view_journey"
+    EDIT_JOURNEY = "edit_journey"
+    VIEW_TEAMS = "view_teams"
+    MANAGE_TEAMS = "manage_teams"
+    MANAGE_USERS = "manage_users"
+    VIEW_AUDIT = "view_audit"
+    VIEW_PERSONAL_DATA = "view_personal_data"
+
+
+_EVERYONE = {Permission.VIEW_JOURNEY, Permission.VIEW_TEAMS}
+
+ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
+    Role.VIEWER: frozenset(_EVERYONE),
+    Role.AGENT: frozenset(_EVERYONE | {Permission.VIEW_PERSONAL_DATA}),
+    Role.TEAM_LEAD: frozenset(_EVERYONE | {Permission.VIEW_PERSONAL_DATA}),
+    Role.TOUCHPOINT_MANAGER: frozenset(
+        _EVERYONE | {Permission.EDIT_JOURNEY, Permission.VIEW_PERSONAL_DATA}
+    ),
+    Role.ADMIN: frozenset(Permission),
+}
+
+
+def can(user: Any, permission: Permission) -> bool:
+    """Whether ``user`` (a User, or anonymous) holds ``permission``."""
+    if user is None or not getattr(user, "is_authenticated", False):
+        return False
+    if not getattr(user, "is_active", False):
+        return False
+    return permission in ROLE_PERMISSIONS.get(user.role, frozenset())
+
+
+def is_api_request() -> bool:
+    return request.blueprint is not None and request.blueprint.startswith("api")
+
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def requires(*permissions: Permission) -> Callable[[F], F]:
+    """Guard a view or endpoint: anonymous → login (HTML) or 401 (API); lacking → 403."""
+
+    def decorator(view: F) -> F:
+        @wraps(view)
+        def wrapped(*args: Any, **kwargs: Any) -> Any:
+            if not current_user.is_authenticated:
+                if is_api_request():
+                    abort(401)
+                return current_app.login_manager.unauthorized()  # type: ignore[attr-defined]
+            if not all(can(current_user, p) for p in permissions):
+                abort(403)
+            return view(*args, **kwargs)
+
+        wrapped.required_permissions = permissions  # type: ignore[attr-defined]
+        return cast(F, wrapped)
+
+    return decorator
+
+
+def login_required(view: F) -> F:
+    """Any signed-in, active user: pages about one's own account."""
+    return requires()(view)

@@ -1,0 +1,28 @@
+"""The ``cxjourney`` command: the app's Flask CLI (``cxjourney X`` == ``flask --app cxjourney X``)."""
+
+from __future__ import annotations
+
+import click
+from flask import Flask
+from flask.cli import FlaskGroup
+
+
+def register_commands(app: Flask) -> None:
+    from .auth.cli import users_cli
+    from .demo.cli import demo_command
+    from .journey.cli import journey_cli
+
+    app.cli.add_command(users_cli)
+    app.cli.add_command(journey_cli)
+    app.cli.add_command(demo_command)
+
+
+def _create_app() -> Flask:
+    from . import create_app
+
+    return create_app()
+
+
+@click.group(cls=FlaskGroup, create_app=_create_app)
+def main() -> None:
+    """cxjourney: complaint management and customer-journey analysis."""

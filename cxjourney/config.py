@@ -1,0 +1,103 @@
+"""Configuration: read the environment once, in one place.
+
+``create_app`` picks ``ProductionConfig`` when ``CXJOURNEY_ENV=production`` and
+``Config`` otherwise; tests pass ``TestConfig`` (or a mapping of overrides).
+"""
+
+from __future__ import annotations
+
+import os
+from datetime import timedelta
+
+DEV_SECRET_KEY = "dev-insecure-change-me"  # noqa: S105 - the well-known value production refuses
+
+
+def _env(name: str, default: str | None = None) -> str | None:
+    value = os.environ.get(name)
+    return value if value not in (None, "") else default
+
+
+def _env_bool(name: str, default: bool) -> bool:
+    value = _env(name)
+    if value is None:
+        return default
+    return value.strip().lower() in {"1", "true", "yes", "on"}
+
+
+def _env_int(name: str, default: int) -> int:
+    value = _env(name)
+    return default if value is None else int(value)
+
+
+class Config:
+    """Development and embedded defaults: SQLite in the instance folder."""
+
+    ENV_NAME = "development"
+    SECRET_KEY = _env("SECRET_KEY", DEV_SECRET_KEY)
+    # None means: SQLite file ``cxjourney.sqlite`` in the instance folder (set by create_app).
+    SQLALCHEMY_DATABASE_URI = _env("DATABASE_URL")
+    SQLALCHEMY_ENGINE_OPTIONS: dict[str, object] = {"pool_pre_ping": True}
+    SQLITE_BUSY_TIMEOUT_MS = _env_int("CXJOURNEY_SQLITE_BUSY_TIMEOUT_MS", 5000)
+
+    REDIS_URL = _env("REDIS_URL")
+    RATELIMIT_STORAGE_URI = REDIS_URL or "memory://"
+    RATELIMIT_HEADERS_ENABLED = True
+    LOGIN_RATE_LIMIT = _env("CXJOURNEY_LOGIN_RATE_LIMIT", "10 per minute")
+
+    BABEL_DEFAULT_LOCALE = _env("CXJOURNEY_DEFAULT_LOCALE", "de")
+    BABEL_DEFAULT_TIMEZONE = _env("CXJOURNEY_TIMEZONE", "Europe/Berlin")
+    BABEL_TRANSLATION_DIRECTORIES = "translations"
+    LANGUAGES = ("de", "en")
+    CURRENCY = _env("CXJOURNEY_CURRENCY", "EUR")
+
+    SESSION_COOKIE_HTTPONLY = True
+    SESSION_COOKIE_SAMESITE = "Lax"
+    SESSION_COOKIE_SECURE = _env_bool("CXJOURNEY_SECURE_COOKIES", False)
+    REMEMBER_COOKIE_HTTPONLY = True
+    REMEMBER_COOKIE_SAMESITE = "Lax"
+    REMEMBER_COOKIE_SECURE = SESSION_COOKIE_SECURE
+    REMEMBER_COOKIE_DURATION = timedelta(days=14)
+    PERMANENT_SESSION_LIFETIME = timedelta(hours=12)
+    PREFERRED_URL_SCHEME = "http"
+
+    WTF_CSRF_ENABLED = True
+    WTF_CSRF_TIME_LIMIT = None  # bound to the session instead of a clock
+    MAX_CONTENT_LENGTH = _env_int("CXJOURNEY_MAX_CONTENT_LENGTH", 16 * 1024 * 1024)
+    # Largest single text value accepted anywhere (form field or JSON string).
+    MAX_TEXT_LENGTH = 20_000
+
+    API_TITLE = "cxjourney API"
+    API_VERSION = "v1"
+    OPENAPI_VERSION = "3.0.3"
+    OPENAPI_URL_PREFIX = "/api/v1"
+    OPENAPI_JSON_PATH = "openapi.json"
+
+    DEMO_ALLOWED = True
+    TESTING = False
+
+
+class ProductionConfig(Config):
+    """Behind TLS: secure cookies, no demo loader, a real secret required."""
+
+    ENV_NAME = "production"
+    SESSION_COOKIE_SECURE = True
+    REMEMBER_COOKIE_SECURE = True
+    PREFERRED_URL_SCHEME = "https"
+    DEMO_ALLOWED = False
+
+
+class TestConfig(Config):
+    """The test suite: ``TEST_DATABASE_URL`` or a temporary SQLite file."""
+
+    ENV_NAME = "testing"
+    TESTING = True
+    SECRET_KEY = "test-secret-key"  # noqa: S105
+    SQLALCHEMY_DATABASE_URI = _env("TEST_DATABASE_URL")
+    RATELIMIT_STORAGE_URI = "memory://"
+    WTF_CSRF_ENABLED = True
+
+
+def config_from_environment() -> type[Config]:
+    """Return the configuration class named by ``CXJOURNEY_ENV``."""
+    name = (_env("CXJOURNEY_ENV", "development") or "development").lower()
+    return ProductionConfig if name == "production" else Config

@@ -1,0 +1,401 @@
+"""Server-side SVG rendering of the customer-journey map.
+
+The map is one column ("lane") per journey stage, left to right by stage position, with the
+stage's touchpoints stacked inside it as linked boxes and the designed transitions drawn as
+arrows between them. Everything is computed here, in pure Python, so the page works without
+JavaScript and the output can be tested byte for byte.
+
+Constraints that shaped the code:
+
+* The site runs under a strict Content-Security-Policy (``style-src 'self'``), so the markup
+  carries no ``style`` attributes and no ``<style>`` element; only SVG presentation attributes
+  and CSS classes (which the caller can style from its own stylesheet).
+* Every string arrives already translated and is treated as untrusted: all text and attribute
+  values go through :func:`markupsafe.escape`.
+* Meaning never depends on colour alone: backward transitions are dashed and arced, exit
+  touchpoints get square corners and a double border, and the legend shows all three.
+* Identical input gives identical output (stable ordering, no hash-order dependence).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from markupsafe import Markup, escape
+
+LANE_W = 200
+NODE_W = 150
+NODE_H = 44
+ROW_GAP = 18
+PITCH = NODE_H + ROW_GAP
+HEADER_H = 52
+# Free band between the lane headers and the first row: backward arcs are routed through it.
+TOP_GUTTER = 40
+BOTTOM_PAD = 24
+RIGHT_MARGIN = 16
+MIN_WIDTH = 480
+NODE_CHARS = 20  # ~6.5 px per character at font-size 12 inside a 150 px box
+HEADER_CHARS = 24
+CHAR_W = 7.0  # generous estimate, so legend labels do not run into each other
+FORWARD_COLOUR = "#4d4d4d"
+BACKWARD_COLOUR = "#d55e00"  # Okabe-Ito vermillion: distinct from grey for colour-blind readers
+LANE_FILLS = ("#f4f6f8", "#ffffff")
+HEADER_FILL = "#e3e8ed"
+INK = "#1a1a1a"
+FALLBACK_FILL = "#cccccc"
+_COLOUR_RE = re.compile(r"#[0-9a-fA-F]{6}")
+_UNSAFE_URL_RE = re.compile(r"\s*(javascript|data|vbscript):", re.IGNORECASE)
+
+
+@dataclass(frozen=True)
+class MapLane:
+    key: str
+    name: str
+    position: int
+
+
+@dataclass(frozen=True)
+class MapNode:
+    key: str
+    name: str
+    stage_key: str
+    url: str
+    fill: str
+    text_colour: str
+    value_label: str | None
+    exit: bool = False
+
+
+@dataclass(frozen=True)
+class MapEdge:
+    source: str
+    target: str
+    backward: bool
+
+
+@dataclass(frozen=True)
+class LegendEntry:
+    fill: str
+    label: str
+
+
+@dataclass(frozen=True)
+class MapLabels:
+    title: str
+    description: str
+    legend_title: str
+    forward_edge: str
+    backward_edge: str
+    exit_node: str
+
+
+def _e(value: object) -> str:
+    return str(escape(value))
+
+
+def _trusted(svg: str) -> Markup:
+    # The single place markup is blessed: every interpolated value above went through _e(),
+    # or is a number, a validated "#rrggbb" colour, or a sanitised id prefix.
+    return Markup(svg)  # noqa: S704
+
+
+def _n(value: float) -> str:
+    """Compact, stable number formatting for coordinates."""
+    text = f"{value:.1f}".rstrip("0").rstrip(".")
+    return "0" if text == "-0" else text
+
+
+def _colour(value: str, fallback: str) -> str:
+    return value if _COLOUR_RE.fullmatch(value) else fallback
+
+
+def _wrap(text: str, width: int, max_lines: int = 2) -> list[str]:
+    """Greedy wrap at spaces and after hyphens (German compounds such as
+    "Social-Media-Anzeigen"); an overlong word is split with a hyphen; overflow ends in "…"."""
+    # (piece, glue): glue is what joins the piece to the previous one on the same line.
+    pieces: list[tuple[str, str]] = []
+    for word in text.split():
+        glue = " "
+        for part in re.findall(r"[^-]+-?|-", word):
+            while len(part) > width:
+                pieces.append((part[: width - 1] + "-", glue))
+                part, glue = part[width - 1 :], ""
+            pieces.append((part, glue))
+            glue = ""
+    lines: list[str] = []
+    for piece, glue in pieces:
+        if lines and len(lines[-1]) + len(glue) + len(piece) <= width:
+            lines[-1] += glue + piece
+        else:
+            lines.append(piece)
+    if len(lines) > max_lines:
+        last = lines[max_lines - 1][: width - 1].rstrip()
+        lines = [*lines[: max_lines - 1], last + "…"]
+    return lines
+
+
+def _tspans(lines: list[str], x: float, centre_y: float, line_h: float) -> str:
+    # Baselines are placed by hand (cap height ~ 0.35 em) instead of dominant-baseline,
+    # which renders inconsistently across browsers.
+    first = centre_y - (len(lines) - 1) * line_h / 2 + line_h * 0.35
+    return "".join(
+        f'<tspan x="{_n(x)}" y="{_n(first + i * line_h)}">{_e(line)}</tspan>'
+        for i, line in enumerate(lines)
+    )
+
+
+def _order_lanes(lane_nodes: list[list[str]], edges: Iterable[MapEdge], sweeps: int = 3) -> None:
+    """Reorder nodes within lanes by neighbour barycenter to cut crossings (in place)."""
+    neighbours: dict[str, set[str]] = {}
+    for edge in edges:
+        if edge.source != edge.target:
+            neighbours.setdefault(edge.source, set()).add(edge.target)
+            neighbours.setdefault(edge.target, set()).add(edge.source)
+
+    def reorder(index: int, ref: int) -> None:
+        rank = {key: i for i, key in enumerate(lane_nodes[ref])}
+
+        def weight(item: tuple[int, str]) -> tuple[float, int]:
+            i, key = item
+            # sorted(): float sums must not depend on set iteration order.
+            ranks = [rank[n] for n in sorted(neighbours.get(key, ())) if n in rank]
+            return (sum(ranks) / len(ranks) if ranks else float(i), i)
+
+        lane_nodes[index] = [key for _, key in sorted(enumerate(lane_nodes[index]), key=weight)]
+
+    count = len(lane_nodes)
+    for _ in range(sweeps):
+        for index in range(1, count):
+            reorder(index, index - 1)
+        for index in range(count - 2, -1, -1):
+            reorder(index, index + 1)
+
+
+def _ranks(lane_nodes: list[list[str]]) -> dict[str, int]:
+    """Row of each node inside its lane.
+
+    This is a multipartite layout with one layer per stage. networkx's
+    ``multipartite_layout`` orders a layer by set iteration, which changes with the hash
+    seed between processes, so rows come from the deterministic barycenter order instead.
+    """
+    return {key: row for keys in lane_nodes for row, key in enumerate(keys)}
+
+
+def _edge_path(
+    s: tuple[float, float], t: tuple[float, float], s_lane: int, t_lane: int, same: bool
+) -> str:
+    (sx, sy), (tx, ty) = s, t
+    if s_lane == t_lane:
+        # Same stage: bulge out to the right of the lane, further for more distant rows.
+        # A self-loop needs distinct ends, otherwise the path collapses to a point.
+        spread = 10 if same else 0
+        y1, y2 = sy + NODE_H / 2 - spread, ty + NODE_H / 2 + spread
+        bulge = min(24 + abs(ty - sy) / PITCH * 6, 44)
+        x = sx + NODE_W
+        return (
+            f"M{_n(x)},{_n(y1)} C{_n(x + bulge)},{_n(y1)} {_n(x + bulge)},{_n(y2)} {_n(x)},{_n(y2)}"
+        )
+    if t_lane > s_lane:
+        x1, y1, x2, y2 = sx + NODE_W, sy + NODE_H / 2, tx, ty + NODE_H / 2
+        c = max(30.0, (x2 - x1) / 2)
+        return f"M{_n(x1)},{_n(y1)} C{_n(x1 + c)},{_n(y1)} {_n(x2 - c)},{_n(y2)} {_n(x2)},{_n(y2)}"
+    # Going back: arc over the top, top edge to top edge, through the gutter under the headers.
+    x1, y1, x2, y2 = sx + NODE_W * 0.3, sy, tx + NODE_W * 0.7, ty
+    top = max(HEADER_H + 4, min(y1, y2) - 26 - 0.08 * (x1 - x2))
+    return f"M{_n(x1)},{_n(y1)} C{_n(x1)},{_n(top)} {_n(x2)},{_n(top)} {_n(x2)},{_n(y2)}"
+
+
+def _edge_attrs(backward: bool, prefix: str) -> str:
+    if backward:
+        return (
+            f'class="map-edge map-edge-backward" stroke="{BACKWARD_COLOUR}" '
+            f'stroke-dasharray="6 4" marker-end="url(#{prefix}-arrow-back)"'
+        )
+    return (
+        f'class="map-edge map-edge-forward" stroke="{FORWARD_COLOUR}" '
+        f'marker-end="url(#{prefix}-arrow)"'
+    )
+
+
+def _node_box(x: float, y: float, w: float, h: float, fill: str, exit_: bool) -> str:
+    if not exit_:
+        return (
+            f'<rect class="map-node-box" x="{_n(x)}" y="{_n(y)}" width="{_n(w)}" '
+            f'height="{_n(h)}" rx="6" fill="{fill}" stroke="{INK}" stroke-width="1"/>'
+        )
+    # Exit touchpoints: square corners plus an inner second border, recognisable in greyscale.
+    return (
+        f'<rect class="map-node-box" x="{_n(x)}" y="{_n(y)}" width="{_n(w)}" height="{_n(h)}" '
+        f'fill="{fill}" stroke="{INK}" stroke-width="1.5"/>'
+        f'<rect class="map-node-exit-border" x="{_n(x + 3)}" y="{_n(y + 3)}" '
+        f'width="{_n(w - 6)}" height="{_n(h - 6)}" fill="none" stroke="{INK}" stroke-width="1"/>'
+    )
+
+
+def _legend(
+    legend: list[LegendEntry], labels: MapLabels, top: float, width: float, prefix: str
+) -> tuple[str, float]:
+    """Legend as a left-to-right flow that wraps at the map width; returns markup, height."""
+    parts = [
+        f'<g class="map-legend"><text class="map-legend-title" x="12" y="{_n(top + 14)}" '
+        f'font-size="13" font-weight="bold" fill="{INK}">{_e(labels.legend_title)}</text>'
+    ]
+    x, y = 12.0, top + 26
+    max_chars = max(4, int((width - 70) / CHAR_W))
+
+    def place(icon_w: float, label: str) -> tuple[float, float]:
+        nonlocal x, y
+        text = label if len(label) <= max_chars else label[: max_chars - 1] + "…"
+        item_w = icon_w + 6 + len(text) * CHAR_W + 18
+        if x > 12 and x + item_w > width - 12:
+            x, y = 12.0, y + 24
+        ix, x = x, x + item_w
+        parts.append(
+            f'<text x="{_n(ix + icon_w + 6)}" y="{_n(y + 12)}" font-size="12" '
+            f'fill="{INK}">{_e(text)}</text>'
+        )
+        return ix, y
+
+    for entry in legend:
+        ix, iy = place(16, entry.label)
+        parts.append(
+            f'<rect class="map-legend-swatch" x="{_n(ix)}" y="{_n(iy)}" width="16" height="16" '
+            f'fill="{_colour(entry.fill, FALLBACK_FILL)}" stroke="{INK}" stroke-width="0.5"/>'
+        )
+    x, y = 12.0, y + (24 if legend else 0)
+    for backward, label in ((False, labels.forward_edge), (True, labels.backward_edge)):
+        ix, iy = place(40, label)
+        parts.append(
+            f'<path d="M{_n(ix)},{_n(iy + 8)} H{_n(ix + 34)}" fill="none" stroke-width="1.5" '
+            f"{_edge_attrs(backward, prefix)}/>"
+        )
+    ix, iy = place(30, labels.exit_node)
+    parts.append(f'<g class="map-node-exit">{_node_box(ix, iy - 1, 30, 18, "#ffffff", True)}</g>')
+    parts.append("</g>")
+    return "".join(parts), y + 24 - top
+
+
+def render_map(
+    lanes: list[MapLane],
+    nodes: list[MapNode],
+    edges: list[MapEdge],
+    legend: list[LegendEntry],
+    labels: MapLabels,
+    *,
+    id_prefix: str = "journey-map",
+) -> Markup:
+    """Render the journey map as a complete ``<svg>`` element.
+
+    ``id_prefix`` namespaces the element ids (title, description, arrow markers); pass a
+    different one when a page shows more than one map.
+    """
+    prefix = re.sub(r"[^A-Za-z0-9_-]", "-", id_prefix) or "journey-map"
+    head = (
+        f'<svg xmlns="http://www.w3.org/2000/svg" class="journey-map" role="group" '
+        f'aria-labelledby="{prefix}-title" aria-describedby="{prefix}-desc"'
+    )
+    meta = (
+        f'<title id="{prefix}-title">{_e(labels.title)}</title>'
+        f'<desc id="{prefix}-desc">{_e(labels.description)}</desc>'
+    )
+    ordered_lanes: list[MapLane] = []
+    lane_index: dict[str, int] = {}
+    for lane in sorted(lanes, key=lambda la: la.position):  # stable: ties keep input order
+        if lane.key not in lane_index:
+            lane_index[lane.key] = len(ordered_lanes)
+            ordered_lanes.append(lane)
+    if not ordered_lanes:
+        return _trusted(f'{head} viewBox="0 0 320 40" width="320" height="40">{meta}</svg>')
+
+    by_key: dict[str, MapNode] = {}
+    lane_nodes: list[list[str]] = [[] for _ in ordered_lanes]
+    for node in nodes:
+        if node.stage_key in lane_index and node.key not in by_key:
+            by_key[node.key] = node
+            lane_nodes[lane_index[node.stage_key]].append(node.key)
+    valid_edges = [e for e in edges if e.source in by_key and e.target in by_key]
+    _order_lanes(lane_nodes, valid_edges)
+    ranks = _ranks(lane_nodes)
+
+    rows = max(1, *(len(keys) for keys in lane_nodes))
+    lanes_h = HEADER_H + TOP_GUTTER + rows * PITCH - ROW_GAP + BOTTOM_PAD
+    width = max(MIN_WIDTH, len(ordered_lanes) * LANE_W + RIGHT_MARGIN)
+    legend_svg, legend_h = _legend(legend, labels, lanes_h + 8, width, prefix)
+    height = lanes_h + 8 + legend_h
+
+    parts = [
+        f'{head} viewBox="0 0 {_n(width)} {_n(height)}" width="{_n(width)}" '
+        f'height="{_n(height)}" font-family="inherit">',
+        meta,
+        "<defs>",
+    ]
+    for suffix, colour in (("arrow", FORWARD_COLOUR), ("arrow-back", BACKWARD_COLOUR)):
+        parts.append(
+            f'<marker id="{prefix}-{suffix}" viewBox="0 0 10 10" refX="9" refY="5" '
+            f'markerWidth="7" markerHeight="7" orient="auto">'
+            f'<path d="M0,0 L10,5 L0,10 z" fill="{colour}"/></marker>'
+        )
+    parts.append("</defs>")
+
+    for index, lane in enumerate(ordered_lanes):
+        x = index * LANE_W
+        lines = _wrap(lane.name, HEADER_CHARS)
+        parts.append(
+            f'<g class="map-lane" data-key="{_e(lane.key)}"><title>{_e(lane.name)}</title>'
+            f'<rect class="map-lane-bg" x="{x}" y="0" width="{LANE_W}" height="{_n(lanes_h)}" '
+            f'fill="{LANE_FILLS[index % 2]}"/>'
+            f'<rect class="map-lane-header" x="{x}" y="0" width="{LANE_W}" height="{HEADER_H}" '
+            f'fill="{HEADER_FILL}"/>'
+            f'<text class="map-lane-title" text-anchor="middle" font-size="13" '
+            f'font-weight="bold" fill="{INK}">'
+            f"{_tspans(lines, x + LANE_W / 2, HEADER_H / 2, 16)}</text></g>"
+        )
+
+    origin: dict[str, tuple[float, float]] = {
+        key: (
+            lane_index[by_key[key].stage_key] * LANE_W + (LANE_W - NODE_W) / 2,
+            HEADER_H + TOP_GUTTER + ranks[key] * PITCH,
+        )
+        for key in by_key
+    }
+    parts.append('<g class="map-edges" fill="none" stroke-width="1.5">')
+    # Backward edges last so their dashes stay visible where they cross forward ones.
+    for edge in sorted(valid_edges, key=lambda e: e.backward):
+        src, dst = by_key[edge.source], by_key[edge.target]
+        d = _edge_path(
+            origin[src.key],
+            origin[dst.key],
+            lane_index[src.stage_key],
+            lane_index[dst.stage_key],
+            src.key == dst.key,
+        )
+        parts.append(
+            f'<path d="{d}" {_edge_attrs(edge.backward, prefix)}>'
+            f"<title>{_e(src.name)} → {_e(dst.name)}</title></path>"
+        )
+    parts.append("</g>")
+
+    parts.append('<g class="map-nodes">')
+    for keys in lane_nodes:
+        for key in keys:
+            node = by_key[key]
+            x, y = origin[key]
+            url = "#" if _UNSAFE_URL_RE.match(node.url) else node.url
+            spoken = f"{node.name}: {node.value_label}" if node.value_label else node.name
+            tooltip = f"{node.name}\n{node.value_label}" if node.value_label else node.name
+            classes = "map-node map-node-exit" if node.exit else "map-node"
+            parts.append(
+                f'<a href="{_e(url)}" class="{classes}" data-key="{_e(node.key)}" '
+                f'aria-label="{_e(spoken)}"><title>{_e(tooltip)}</title>'
+                f"{_node_box(x, y, NODE_W, NODE_H, _colour(node.fill, FALLBACK_FILL), node.exit)}"
+                f'<text class="map-node-label" text-anchor="middle" font-size="12" '
+                f'fill="{_colour(node.text_colour, INK)}">'
+                f"{_tspans(_wrap(node.name, NODE_CHARS), x + NODE_W / 2, y + NODE_H / 2, 14)}"
+                "</text></a>"
+            )
+    parts.append("</g>")
+    parts.append(legend_svg)
+    parts.append("</svg>")
+    return _trusted("".join(parts))

@@ -1,0 +1,100 @@
+"""Assemble the journey map for a page: touchpoints, transitions and a measure → SVG."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from flask import url_for
+from flask_babel import gettext as _
+from flask_babel import ngettext
+from markupsafe import Markup
+from sqlalchemy.orm import Session
+
+from . import services
+from .map_svg import LegendEntry, MapEdge, MapLabels, MapLane, MapNode, render_map
+from .measures import MapMeasure, Value, colour_nodes
+from .models import Stage, Touchpoint
+
+
+@dataclass(frozen=True)
+class MapRow:
+    """One touchpoint as the text alternative of the map lists it."""
+
+    touchpoint: Touchpoint
+    value: str
+    fill: str
+
+
+@dataclass(frozen=True)
+class JourneyMapView:
+    svg: Markup
+    stages: list[Stage]
+    rows_by_stage: dict[int, list[MapRow]]
+    legend: list[LegendEntry]
+    touchpoint_count: int
+    transition_count: int
+
+
+def format_value(measure: MapMeasure, value: Value) -> str:
+    if value is None:
+        return _("no value")
+    if isinstance(value, float):
+        return f"{value:g}{measure.unit}"
+    return str(value)
+
+
+def build_map(session: Session, measure: MapMeasure) -> JourneyMapView:
+    """The map of all active touchpoints, coloured by ``measure``."""
+    stages = services.list_stages(session)
+    touchpoints = services.list_touchpoints(session)
+    transitions = services.list_transitions(session)
+    values = measure.compute(session, touchpoints)
+    colouring = colour_nodes(measure, values, _("no value"))
+    position = {s.id: s.position for s in stages}
+    label = str(measure.label)
+
+    nodes = [
+        MapNode(
+            key=tp.key,
+            name=tp.name,
+            stage_key=tp.stage.key,
+            url=url_for("journey.touchpoint", key=tp.key),
+            fill=colouring.fills[tp.key],
+            text_colour=colouring.text_colours[tp.key],
+            value_label=f"{label}: {format_value(measure, values.get(tp.key))}",
+            exit=tp.exit,
+        )
+        for tp in touchpoints
+    ]
+    edges = [
+        MapEdge(
+            source=t.source.key,
+            target=t.target.key,
+            backward=position[t.target.stage_id] < position[t.source.stage_id],
+        )
+        for t in transitions
+    ]
+    legend = [LegendEntry(fill, text) for fill, text in colouring.legend]
+    labels = MapLabels(
+        title=_("Customer journey map"),
+        description=ngettext(
+            "%(num)d touchpoint in %(stages)d stages, coloured by %(measure)s.",
+            "%(num)d touchpoints in %(stages)d stages, coloured by %(measure)s.",
+            len(touchpoints),
+            stages=len(stages),
+            measure=label,
+        ),
+        legend_title=_("Colour: %(measure)s", measure=label),
+        forward_edge=_("Transition"),
+        backward_edge=_("Transition back to an earlier stage"),
+        exit_node=_("Exit touchpoint"),
+    )
+    svg = render_map(
+        [MapLane(s.key, s.name, s.position) for s in stages], nodes, edges, legend, labels
+    )
+    rows: dict[int, list[MapRow]] = {s.id: [] for s in stages}
+    for tp in touchpoints:
+        rows[tp.stage_id].append(
+            MapRow(tp, format_value(measure, values.get(tp.key)), colouring.fills[tp.key])
+        )
+    return JourneyMapView(svg, stages, rows, legend, len(touchpoints), len(transitions))
