@@ -39,7 +39,7 @@ $(DEV_STAMP): pyproject.toml | $(BIN)/python
 
 # Catalogues are compiled at install time; the .mo files are not in the repository.
 %.mo: %.po | $(RUN_STAMP)
-	$(BIN)/pybabel compile --use-fuzzy=false -f -i $< -o $@ 2>/dev/null || $(BIN)/pybabel compile -f -i $< -o $@
+	$(BIN)/pybabel compile --statistics -i $< -o $@
 
 translations: $(RUN_STAMP) $(COMPILED)
 

@@ -26,3 +26,7 @@ def _create_app() -> Flask:
 @click.group(cls=FlaskGroup, create_app=_create_app)
 def main() -> None:
     """cxjourney: complaint management and customer-journey analysis."""
+
+
+if __name__ == "__main__":
+    main()

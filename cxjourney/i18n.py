@@ -6,7 +6,7 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
-from flask import Flask, current_app, request
+from flask import Flask, current_app, has_request_context, request
 from flask_babel import format_currency, format_date, format_datetime, format_decimal, get_locale
 from flask_login import current_user
 
@@ -17,13 +17,13 @@ LANGUAGE_NAMES = {"de": "Deutsch", "en": "English"}
 
 def select_locale() -> str:
     languages = current_app.config["LANGUAGES"]
-    user = current_user
-    if user is not None and user.is_authenticated and getattr(user, "language", None) in languages:
-        return str(user.language)
-    if request:
+    if has_request_context():
+        user = current_user
+        if user.is_authenticated and getattr(user, "language", None) in languages:
+            return str(user.language)
         match = request.accept_languages.best_match(languages)
         if match:
-            return match
+            return str(match)
     return str(current_app.config["BABEL_DEFAULT_LOCALE"])
 
 

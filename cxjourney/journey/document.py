@@ -375,7 +375,7 @@ def parse_journey(session: Session, document: Any) -> _Parsed:
                 problems.add(f"touchpoints[{i}].manager", _l("This account is deactivated."))
     if problems:
         raise ValidationError(
-            problems, message=str(_l("The journey document has %(n)d problems.", n=len(problems)))
+            problems, message=str(_l("Problems in the journey document: %(n)d.", n=len(problems)))
         )
     return _Parsed(stages, touchpoints, transitions)
 

@@ -6,7 +6,6 @@ from dataclasses import dataclass
 
 from flask import url_for
 from flask_babel import gettext as _
-from flask_babel import ngettext
 from markupsafe import Markup
 from sqlalchemy.orm import Session
 
@@ -77,10 +76,9 @@ def build_map(session: Session, measure: MapMeasure) -> JourneyMapView:
     legend = [LegendEntry(fill, text) for fill, text in colouring.legend]
     labels = MapLabels(
         title=_("Customer journey map"),
-        description=ngettext(
-            "%(num)d touchpoint in %(stages)d stages, coloured by %(measure)s.",
-            "%(num)d touchpoints in %(stages)d stages, coloured by %(measure)s.",
-            len(touchpoints),
+        description=_(
+            "Touchpoints: %(num)d, stages: %(stages)d, colour: %(measure)s.",
+            num=len(touchpoints),
             stages=len(stages),
             measure=label,
         ),

@@ -1,0 +1,194 @@
+"""End-to-end: a real browser (Debian's chromium via Playwright) against a real WSGI server.
+
+The server runs in a background thread on the session's test app and database (SQLite temp
+file or ``TEST_DATABASE_URL``); each test loads the demo company itself, and ``db_session``
+empties the tables afterwards. Screenshots land in ``artifacts/screenshots/``.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import pytest
+from flask import Flask
+from sqlalchemy.orm import Session
+from werkzeug.serving import BaseWSGIServer, make_server
+
+from cxjourney.demo.services import DEMO_DOMAIN, DEMO_PASSWORD, DemoOptions, load_demo
+
+from .conftest import ROOT
+from .factories import T0
+
+CHROMIUM = Path("/usr/bin/chromium")
+if not CHROMIUM.exists():
+    pytest.skip(
+        f"{CHROMIUM} is missing: the browser tests need Debian's chromium", allow_module_level=True
+    )
+
+sync_api = pytest.importorskip("playwright.sync_api", reason="playwright is not installed")
+
+pytestmark = pytest.mark.browser
+
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--no-first-run",
+]
+SCREENSHOTS = ROOT / "artifacts" / "screenshots"
+MANAGER = f"manager@{DEMO_DOMAIN}"
+MAX_TABS = 300
+# Records Content-Security-Policy violations in the page (init scripts are not subject to CSP).
+CSP_RECORDER = """
+window.__cspViolations = [];
+document.addEventListener("securitypolicyviolation", (e) => {
+  window.__cspViolations.push(`${e.violatedDirective} blocked ${e.blockedURI || "inline"}`);
+});
+"""
+
+
+@pytest.fixture(scope="module")
+def live_server(app: Flask) -> Iterator[str]:
+    """The app served by werkzeug in a thread; yields its base URL."""
+    server: BaseWSGIServer = make_server("127.0.0.1", 0, app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, name="live-server", daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_port}"
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(timeout=10)
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[sync_api.Browser]:
+    with sync_api.sync_playwright() as playwright:
+        instance = playwright.chromium.launch(
+            executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS
+        )
+        try:
+            yield instance
+        finally:
+            instance.close()
+
+
+@pytest.fixture
+def demo(db_session: Session) -> Session:
+    load_demo(db_session, DemoOptions(at=T0))
+    db_session.commit()
+    return db_session
+
+
+def _assert_lang(page: sync_api.Page, lang: str) -> None:
+    assert page.locator("html").get_attribute("lang") == lang, page.url
+
+
+def _csp_violations(page: sync_api.Page) -> list[str]:
+    return list(page.evaluate("window.__cspViolations || []"))
+
+
+def _tab_to(page: sync_api.Page, selector: str) -> int:
+    """Press Tab until ``selector`` holds the focus; returns the number of presses."""
+    for presses in range(1, MAX_TABS + 1):
+        page.keyboard.press("Tab")
+        if page.evaluate("(s) => document.activeElement?.matches(s) ?? false", selector):
+            return presses
+    focused = page.evaluate("document.activeElement?.outerHTML.slice(0, 120)")
+    pytest.fail(f"{selector} not reached in {MAX_TABS} Tab presses (focus on {focused})")
+
+
+def _is_favicon(url: str) -> bool:
+    # The app has no favicon yet; chromium's automatic /favicon.ico request 404s (reported).
+    return urlsplit(url).path == "/favicon.ico"
+
+
+def _node_title(page: sync_api.Page, key: str) -> str:
+    return page.locator(f'svg a.map-node[data-key="{key}"] > title').text_content() or ""
+
+
+@pytest.mark.parametrize(("locale", "lang"), [("de-DE", "de"), ("en-US", "en")])
+def test_manager_renames_a_touchpoint_reached_by_keyboard(
+    live_server: str, browser: sync_api.Browser, demo: Session, locale: str, lang: str
+) -> None:
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    new_name = f"Hotline {locale} neu"
+    context = browser.new_context(locale=locale, base_url=live_server)
+    context.add_init_script(CSP_RECORDER)
+    page = context.new_page()
+    console_errors: list[str] = []
+    failed_responses: list[str] = []
+
+    def on_console(msg: sync_api.ConsoleMessage) -> None:
+        if msg.type == "error" and not _is_favicon(msg.location.get("url", "")):
+            console_errors.append(f"{msg.text} @ {msg.location.get('url') or page.url}")
+
+    def on_response(response: sync_api.Response) -> None:
+        if response.status >= 400 and not _is_favicon(response.url):
+            failed_responses.append(f"{response.status} {response.url}")
+
+    page.on("console", on_console)
+    page.on("pageerror", lambda exc: console_errors.append(f"page error: {exc}"))
+    page.on("response", on_response)
+    csp: list[str] = []
+    try:
+        page.goto("/login")
+        _assert_lang(page, lang)
+        page.fill("input[name=email]", MANAGER)
+        page.fill("input[name=password]", DEMO_PASSWORD)
+        with page.expect_navigation():
+            page.press("input[name=password]", "Enter")
+        assert "/login" not in page.url, "login failed"
+
+        page.goto("/journey/")
+        _assert_lang(page, lang)
+        node = page.locator('svg a.map-node[data-key="hotline"]')
+        sync_api.expect(node).to_be_visible()
+        assert _node_title(page, "hotline").splitlines()[0] == "Service-Hotline"
+        page.screenshot(path=SCREENSHOTS / f"map-before-{locale}.png", full_page=True)
+        csp += _csp_violations(page)
+
+        _tab_to(page, 'a.map-node[data-key="hotline"]')
+        with page.expect_navigation():
+            page.keyboard.press("Enter")
+        assert page.url == f"{live_server}/journey/touchpoints/hotline"
+        _assert_lang(page, lang)
+        sync_api.expect(page.locator("h1")).to_have_text("Service-Hotline")
+        page.screenshot(path=SCREENSHOTS / f"touchpoint-{locale}.png", full_page=True)
+        csp += _csp_violations(page)
+
+        edit = page.locator('a[href="/journey/touchpoints/hotline/edit"]')
+        edit.focus()
+        with page.expect_navigation():
+            page.keyboard.press("Enter")
+        _assert_lang(page, lang)
+        name = page.locator("input[name=name]")
+        sync_api.expect(name).to_have_value("Service-Hotline")
+        name.fill(new_name)
+        csp += _csp_violations(page)
+        with page.expect_navigation():
+            page.locator("form.form button[type=submit]").click()
+        assert page.url == f"{live_server}/journey/touchpoints/hotline"
+        sync_api.expect(page.locator("h1")).to_have_text(new_name)
+        sync_api.expect(page.locator(".flash-success")).to_contain_text(new_name)
+        csp += _csp_violations(page)
+
+        with page.expect_navigation():
+            page.locator("nav.breadcrumbs a").click()
+        assert page.url == f"{live_server}/journey/"
+        _assert_lang(page, lang)
+        assert _node_title(page, "hotline").splitlines()[0] == new_name
+        label = page.locator('svg a.map-node[data-key="hotline"] text').text_content() or ""
+        # The label may wrap over several <tspan>s, each line without its breaking space.
+        assert label.replace(" ", "") == new_name.replace(" ", "")
+        page.screenshot(path=SCREENSHOTS / f"map-after-{locale}.png", full_page=True)
+        csp += _csp_violations(page)
+    finally:
+        context.close()
+    assert csp == [], f"Content-Security-Policy violations: {csp}"
+    assert console_errors == [], f"console errors: {console_errors}"
+    assert failed_responses == [], f"failed requests: {failed_responses}"
