@@ -8,6 +8,7 @@ from flask import Flask
 from flask_smorest import Api as SmorestApi
 
 from ..auth.login import authenticate_api_request
+from ..auth.permissions import is_api_request
 from ..extensions import csrf
 from .errors import ErrorSchema
 
@@ -42,7 +43,14 @@ def init_api(app: Flask) -> Api:
     )
     for module in (me, journey, touchpoints, transitions, teams):
         blueprint: Any = module.blp
-        blueprint.before_request(authenticate_api_request)
         csrf.exempt(blueprint)
         api.register_blueprint(blueprint, url_prefix="/api/v1")
+
+    @app.before_request
+    def _api_authentication() -> None:
+        # Blueprints are module-level objects shared by every app built in this process,
+        # so the hook is registered on the app rather than on them.
+        if is_api_request():
+            authenticate_api_request()
+
     return api
