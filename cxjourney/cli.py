@@ -1,4 +1,4 @@
-"""The ``cxjourney`` command: the app's Flask CLI (``cxjourney X`` == ``flask --app cxjourney X``)."""
+"""The `cxjourney` command: the app's Flask CLI (`cxjourney X` is `flask --app cxjourney X`)."""
 
 from __future__ import annotations
 

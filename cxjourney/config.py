@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 from datetime import timedelta
+from typing import ClassVar
 
 DEV_SECRET_KEY = "dev-insecure-change-me"  # noqa: S105 - the well-known value production refuses
 
@@ -36,7 +37,7 @@ class Config:
     SECRET_KEY = _env("SECRET_KEY", DEV_SECRET_KEY)
     # None means: SQLite file ``cxjourney.sqlite`` in the instance folder (set by create_app).
     SQLALCHEMY_DATABASE_URI = _env("DATABASE_URL")
-    SQLALCHEMY_ENGINE_OPTIONS: dict[str, object] = {"pool_pre_ping": True}
+    SQLALCHEMY_ENGINE_OPTIONS: ClassVar[dict[str, object]] = {"pool_pre_ping": True}
     SQLITE_BUSY_TIMEOUT_MS = _env_int("CXJOURNEY_SQLITE_BUSY_TIMEOUT_MS", 5000)
 
     REDIS_URL = _env("REDIS_URL")

@@ -27,11 +27,11 @@ def select_locale() -> str:
     return str(current_app.config["BABEL_DEFAULT_LOCALE"])
 
 
-def _fmt_datetime(value: datetime | None, format: str = "medium") -> str:  # noqa: A002
+def _fmt_datetime(value: datetime | None, format: str = "medium") -> str:
     return "–" if value is None else format_datetime(value, format)
 
 
-def _fmt_date(value: date | None, format: str = "medium") -> str:  # noqa: A002
+def _fmt_date(value: date | None, format: str = "medium") -> str:
     return "–" if value is None else format_date(value, format)
 
 

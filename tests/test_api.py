@@ -30,8 +30,13 @@ def test_touchpoint_lifecycle_over_the_api(
     token = api_token(Role.TOUCHPOINT_MANAGER)
     created = client.post(
         "/api/v1/touchpoints",
-        json={"key": "fax-inbox", "name": "Fax-Eingang", "stage": "support",
-              "owner_team": "Kundenservice", "channel": "fax"},
+        json={
+            "key": "fax-inbox",
+            "name": "Fax-Eingang",
+            "stage": "support",
+            "owner_team": "Kundenservice",
+            "channel": "fax",
+        },
         headers=_h(token),
     )
     assert created.status_code == 201, created.get_json()
@@ -40,21 +45,27 @@ def test_touchpoint_lifecycle_over_the_api(
     patched = client.patch(
         "/api/v1/touchpoints/fax-inbox", json={"name": "Faxeingang"}, headers=_h(token)
     )
-    assert patched.status_code == 200 and patched.get_json()["name"] == "Faxeingang"
+    assert patched.status_code == 200
+    assert patched.get_json()["name"] == "Faxeingang"
     link = client.post(
-        "/api/v1/transitions", json={"source": "fax-inbox", "target": "hotline"}, headers=_h(token)
+        "/api/v1/transitions",
+        json={"source": "fax-inbox", "target": "hotline"},
+        headers=_h(token),
     )
     assert link.status_code == 201
     archived = client.patch(
         "/api/v1/touchpoints/fax-inbox", json={"archived": True}, headers=_h(token)
     )
     assert archived.get_json()["archived"] is True
-    ids = [t["id"] for t in client.get("/api/v1/transitions", headers=_h(token)).get_json()["items"]]
+    ids = [
+        t["id"] for t in client.get("/api/v1/transitions", headers=_h(token)).get_json()["items"]
+    ]
     assert link.get_json()["id"] not in ids  # archiving removed its transitions
     restored = client.patch(
         "/api/v1/touchpoints/fax-inbox", json={"archived": False, "name": "Fax"}, headers=_h(token)
     )
-    assert restored.get_json()["archived"] is False and restored.get_json()["name"] == "Fax"
+    assert restored.get_json()["archived"] is False
+    assert restored.get_json()["name"] == "Fax"
 
 
 def test_creating_a_touchpoint_names_every_bad_field(
@@ -63,8 +74,14 @@ def test_creating_a_touchpoint_names_every_bad_field(
     small_journey(db_session)
     response = client.post(
         "/api/v1/touchpoints",
-        json={"key": "Bad Key", "name": "", "stage": "support", "owner_team": None,
-              "channel": "pigeon", "colour": "red"},
+        json={
+            "key": "Bad Key",
+            "name": "",
+            "stage": "support",
+            "owner_team": None,
+            "channel": "pigeon",
+            "colour": "red",
+        },
         headers=_h(api_token(Role.ADMIN)),
     )
     assert response.status_code == 422
@@ -104,7 +121,8 @@ def test_lists_are_paginated_with_a_cursor(
     small_journey(db_session)
     token = api_token(Role.VIEWER)
     first = client.get("/api/v1/touchpoints?limit=2", headers=_h(token)).get_json()
-    assert len(first["items"]) == 2 and first["next"]
+    assert len(first["items"]) == 2
+    assert first["next"]
     keys = [t["key"] for t in first["items"]]
     cursor = first["next"]
     while cursor:
@@ -131,11 +149,13 @@ def test_teams_list_for_everyone_create_for_admins(
     created = client.post(
         "/api/v1/teams", json={"name": "Vertrieb"}, headers=_h(api_token(Role.ADMIN))
     )
-    assert created.status_code == 201 and created.get_json()["name"] == "Vertrieb"
+    assert created.status_code == 201
+    assert created.get_json()["name"] == "Vertrieb"
     taken = client.post(
         "/api/v1/teams", json={"name": "vertrieb"}, headers=_h(api_token(Role.ADMIN))
     )
-    assert taken.status_code == 422 and "name" in taken.get_json()["error"]["fields"]
+    assert taken.status_code == 422
+    assert "name" in taken.get_json()["error"]["fields"]
 
 
 def test_openapi_document_describes_every_endpoint_from_the_schemas(client: FlaskClient) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import subprocess
 import sys
 
+import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import select
@@ -26,12 +27,9 @@ def test_password_is_stored_as_argon2_hash(db_session: Session) -> None:
 
 def test_email_is_unique_regardless_of_case(db_session: Session) -> None:
     make_user(db_session, Role.AGENT, email="Anna@Example.org")
-    try:
+    with pytest.raises(services.ValidationError) as err:
         make_user(db_session, Role.VIEWER, email="anna@EXAMPLE.org")
-    except services.ValidationError as exc:
-        assert "email" in exc.fields
-    else:
-        raise AssertionError("a second account with the same email was created")
+    assert "email" in err.value.fields
 
 
 def test_login_and_logout(client: FlaskClient, db_session: Session) -> None:
@@ -52,7 +50,7 @@ def test_wrong_password_is_refused_without_saying_which_part(
     response = login(client, user.email, "wrong-password-1")
     assert response.status_code == 200
     text = response.get_data(as_text=True)
-    assert "Email or password is wrong" in text or "E-Mail oder Passwort" in text
+    assert "E-Mail-Adresse oder Passwort ist falsch" in text  # German is the default
     assert client.get("/journey/").status_code == 302
 
 
@@ -81,8 +79,16 @@ def test_deactivated_user_cannot_sign_in_and_is_signed_out(
     user = make_user(db_session, Role.VIEWER)
     assert login(client, user.email).status_code == 302
     services.update_user(
-        db_session, user, email=user.email, name=user.name, role=user.role, team=None,
-        language=None, active=False, actor=None, at=T0,
+        db_session,
+        user,
+        email=user.email,
+        name=user.name,
+        role=user.role,
+        team=None,
+        language=None,
+        active=False,
+        actor=None,
+        at=T0,
     )
     db_session.commit()
     assert client.get("/journey/").status_code == 302
@@ -98,8 +104,11 @@ def test_password_change_ends_other_sessions(app: Flask, db_session: Session) ->
         first,
         "/account",
         None,
-        {"pw-current_password": PASSWORD, "pw-new_password": "another-long-secret",
-         "pw-confirm": "another-long-secret"},
+        {
+            "pw-current_password": PASSWORD,
+            "pw-new_password": "another-long-secret",
+            "pw-confirm": "another-long-secret",
+        },
     )
     assert response.status_code == 302
     assert first.get("/journey/").status_code == 200  # the session that changed it stays
@@ -112,7 +121,9 @@ def test_remember_me_sets_a_persistent_cookie(client: FlaskClient, db_session: S
     response = login(client, user.email, remember="y")
     cookies = response.headers.getlist("Set-Cookie")
     remember = [c for c in cookies if c.startswith("remember_token=")]
-    assert remember and "HttpOnly" in remember[0] and "Expires=" in remember[0]
+    assert remember
+    assert "HttpOnly" in remember[0]
+    assert "Expires=" in remember[0]
 
 
 def test_open_redirect_after_login_is_refused(client: FlaskClient, db_session: Session) -> None:
@@ -120,8 +131,11 @@ def test_open_redirect_after_login_is_refused(client: FlaskClient, db_session: S
     page = client.get("/login?next=https://evil.example/")
     response = client.post(
         "/login?next=https://evil.example/",
-        data={"email": user.email, "password": PASSWORD,
-              "csrf_token": csrf_from(page.get_data(as_text=True))},
+        data={
+            "email": user.email,
+            "password": PASSWORD,
+            "csrf_token": csrf_from(page.get_data(as_text=True)),
+        },
     )
     assert response.status_code == 302
     assert response.headers["Location"] == "/journey/"
@@ -137,15 +151,27 @@ def test_login_form_without_csrf_token_is_refused(client: FlaskClient, db_sessio
 def test_admin_creates_and_deactivates_a_user(client: FlaskClient, login_as, db_session) -> None:
     login_as(Role.ADMIN)
     response = post_form(
-        client, "/admin/users/new", None,
-        {"email": "New@Example.org", "name": "Neu", "role": "agent", "team": "",
-         "language": "de", "password": "a-long-password"},
+        client,
+        "/admin/users/new",
+        None,
+        {
+            "email": "New@Example.org",
+            "name": "Neu",
+            "role": "agent",
+            "team": "",
+            "language": "de",
+            "password": "a-long-password",
+        },
     )
     assert response.status_code == 302
     created = services.find_user_by_email(db_session, "new@example.org")
-    assert created is not None and created.role is Role.AGENT and created.language == "de"
+    assert created is not None
+    assert created.role is Role.AGENT
+    assert created.language == "de"
     response = post_form(
-        client, f"/admin/users/{created.id}", None,
+        client,
+        f"/admin/users/{created.id}",
+        None,
         {"email": created.email, "name": "Neu", "role": "agent", "team": "", "language": ""},
     )
     assert response.status_code == 302
@@ -156,14 +182,22 @@ def test_admin_creates_and_deactivates_a_user(client: FlaskClient, login_as, db_
 def test_admin_form_keeps_what_was_typed_on_error(client: FlaskClient, login_as) -> None:
     admin = login_as(Role.ADMIN)
     response = post_form(
-        client, "/admin/users/new", None,
-        {"email": admin.email, "name": "Zweite Person", "role": "viewer", "team": "",
-         "language": "", "password": "a-long-password"},
+        client,
+        "/admin/users/new",
+        None,
+        {
+            "email": admin.email,
+            "name": "Zweite Person",
+            "role": "viewer",
+            "team": "",
+            "language": "",
+            "password": "a-long-password",
+        },
     )
     assert response.status_code == 422
     text = response.get_data(as_text=True)
     assert 'value="Zweite Person"' in text
-    assert "exists already" in text or "existiert bereits" in text
+    assert "Es gibt bereits ein Konto mit dieser E-Mail-Adresse." in text
 
 
 def test_audit_log_never_holds_passwords_or_tokens(db_session: Session) -> None:
@@ -209,7 +243,12 @@ def _cli(app: Flask, *args: str, stdin: str = "") -> subprocess.CompletedProcess
     }
     return subprocess.run(
         [sys.executable, "-m", "cxjourney.cli", *args],
-        input=stdin, capture_output=True, text=True, env=env, check=False, timeout=60,
+        input=stdin,
+        capture_output=True,
+        text=True,
+        env=env,
+        check=False,
+        timeout=60,
     )
 
 
@@ -217,12 +256,20 @@ def test_cli_creates_user_with_password_from_stdin_and_issues_token(
     app: Flask, db_session: Session
 ) -> None:
     created = _cli(
-        app, "users", "create", "Cli@Example.org", "--name", "Per Kommando", "--role",
-        "touchpoint_manager", stdin="a-long-password\n",
+        app,
+        "users",
+        "create",
+        "Cli@Example.org",
+        "--name",
+        "Per Kommando",
+        "--role",
+        "touchpoint_manager",
+        stdin="a-long-password\n",
     )
     assert created.returncode == 0, created.stderr
     user = db_session.scalar(select(User).where(User.email == "cli@example.org"))
-    assert user is not None and services.verify_password(user, "a-long-password")
+    assert user is not None
+    assert services.verify_password(user, "a-long-password")
     issued = _cli(app, "users", "token", "cli@example.org")
     assert issued.returncode == 0, issued.stderr
     token = issued.stdout.strip().splitlines()[-1]
@@ -231,8 +278,9 @@ def test_cli_creates_user_with_password_from_stdin_and_issues_token(
 
 
 def test_cli_rejects_a_short_password(app: Flask, db_session: Session) -> None:
-    result = _cli(app, "users", "create", "x@example.org", "--name", "X", "--role", "agent",
-                  stdin="short\n")
+    result = _cli(
+        app, "users", "create", "x@example.org", "--name", "X", "--role", "agent", stdin="short\n"
+    )
     assert result.returncode != 0
     assert "password" in result.stderr.lower() or "passwort" in result.stderr.lower()
     assert services.find_user_by_email(db_session, "x@example.org") is None

@@ -34,7 +34,8 @@ def test_demo_has_the_size_the_issue_asks_for(db_session: Session) -> None:
     assert len({tp.channel for tp in touchpoints}) >= 8  # letter and fax-style channels too
     assert {a.role for a in result.accounts} == set(Role)
     validation = journey.validate_journey(db_session)
-    assert validation.unreachable == [] and validation.dead_ends == []
+    assert validation.unreachable == []
+    assert validation.dead_ends == []
     backward = set(validation.backward)
     assert ("hotline", "app") in backward  # usage ↔ support
     assert ("first-invoice", "hotline") in {
@@ -56,26 +57,31 @@ def _cli(app: Flask, *args: str, env: dict[str, str] | None = None):  # type: ig
     base = {"DATABASE_URL": app.config["SQLALCHEMY_DATABASE_URI"], "PATH": "/usr/bin:/bin"}
     return subprocess.run(
         [sys.executable, "-m", "cxjourney.cli", *args],
-        capture_output=True, text=True, env={**base, **(env or {})}, check=False, timeout=120,
+        capture_output=True,
+        text=True,
+        env={**base, **(env or {})},
+        check=False,
+        timeout=120,
     )
 
 
-def test_demo_command_prints_logins_and_refuses_production(
-    app: Flask, db_session: Session
-) -> None:
+def test_demo_command_prints_logins_and_refuses_production(app: Flask, db_session: Session) -> None:
     result = _cli(app, "demo")
     assert result.returncode == 0, result.stderr
     for account in DEMO_ACCOUNTS:
         assert account.email in result.stdout
     assert DEMO_PASSWORD in result.stdout
     again = _cli(app, "demo")
-    assert again.returncode != 0 and "--reset" in again.stderr
+    assert again.returncode != 0
+    assert "--reset" in again.stderr
     quiet = _cli(app, "demo", "--if-empty")
-    assert quiet.returncode == 0 and DEMO_ACCOUNTS[0].email in quiet.stdout
+    assert quiet.returncode == 0
+    assert DEMO_ACCOUNTS[0].email in quiet.stdout
     production = _cli(
         app, "demo", "--reset", env={"CXJOURNEY_ENV": "production", "SECRET_KEY": "k" * 40}
     )
-    assert production.returncode != 0 and "production" in production.stderr
+    assert production.returncode != 0
+    assert "production" in production.stderr
 
 
 def test_map_renders_every_touchpoint_in_its_stage_lane(
@@ -106,9 +112,7 @@ def test_map_renders_every_touchpoint_in_its_stage_lane(
     assert len(backward) >= len(journey.validate_journey(db_session).backward)
 
 
-def test_map_colour_measure_is_chosen_on_the_page(
-    client: FlaskClient, db_session: Session
-) -> None:
+def test_map_colour_measure_is_chosen_on_the_page(client: FlaskClient, db_session: Session) -> None:
     load_demo(db_session, DemoOptions(at=T0))
     db_session.commit()
     login(client, "viewer@stadtwerke-lindenau.example", DEMO_PASSWORD)
@@ -116,9 +120,11 @@ def test_map_colour_measure_is_chosen_on_the_page(
     by_degree = client.get("/journey/?measure=connections").get_data(as_text=True)
     assert "Kundenservice" in by_team
     assert 'aria-label="Service-Hotline: ' in by_degree
-    hotline_degree = len(journey.list_transitions_of(
-        db_session, journey.get_touchpoint_by_key(db_session, "hotline")
-    ))
+    hotline_degree = len(
+        journey.list_transitions_of(
+            db_session, journey.get_touchpoint_by_key(db_session, "hotline")
+        )
+    )
     assert f"Service-Hotline: {_label(by_degree)}: {hotline_degree}" in by_degree
     # an unknown measure falls back to the default instead of failing
     assert client.get("/journey/?measure=nonsense").status_code == 200

@@ -47,10 +47,7 @@ def test_every_string_in_the_code_is_translated(locale: str) -> None:
     for msgid in sorted(_extracted()):
         entry = catalogue.get(msgid)
         strings = entry.string if entry is not None else None
-        if isinstance(strings, tuple | list):
-            ok = all(strings)
-        else:
-            ok = bool(strings)
+        ok = all(strings) if isinstance(strings, tuple | list) else bool(strings)
         if not ok:
             missing.append(msgid)
         elif entry.fuzzy:
@@ -89,13 +86,12 @@ def test_template_has_no_text_outside_the_catalogue(path: Path) -> None:
 
 
 def _flash_calls() -> list[tuple[str, int, ast.expr]]:
-    calls = []
-    for path in PACKAGE.rglob("*.py"):
-        tree = ast.parse(path.read_text(encoding="utf-8"))
-        for node in ast.walk(tree):
-            if isinstance(node, ast.Call) and getattr(node.func, "id", None) == "flash":
-                calls.append((path.name, node.lineno, node.args[0]))
-    return calls
+    return [
+        (path.name, node.lineno, node.args[0])
+        for path in PACKAGE.rglob("*.py")
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8")))
+        if isinstance(node, ast.Call) and getattr(node.func, "id", None) == "flash"
+    ]
 
 
 def test_flash_messages_go_through_the_catalogue() -> None:
@@ -104,7 +100,9 @@ def test_flash_messages_go_through_the_catalogue() -> None:
     for filename, lineno, message in calls:
         literal = isinstance(message, ast.Constant | ast.JoinedStr | ast.BinOp)
         translated = isinstance(message, ast.Call) and getattr(message.func, "id", "") in {
-            "_", "ngettext", "gettext"
+            "_",
+            "ngettext",
+            "gettext",
         }
         # a variable holds a message a service already translated (exc.message, field errors)
         assert not literal, f"{filename}:{lineno} flashes a literal string"

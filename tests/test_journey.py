@@ -47,7 +47,8 @@ def test_duplicate_transition_is_rejected(db_session: Session) -> None:
     make_transition(db_session, a, b)
     with pytest.raises(ValidationError) as err:
         make_transition(db_session, a, b)
-    assert "exists already" in err.value.fields["target"]
+    assert set(err.value.fields) == {"target"}
+    assert db_session.scalar(select(func.count()).select_from(Transition)) == 1
 
 
 def test_transition_to_archived_touchpoint_is_rejected(db_session: Session) -> None:
@@ -79,7 +80,7 @@ def test_touchpoint_key_must_be_unique_and_well_formed(db_session: Session) -> N
 
 
 def test_stage_reorder_keeps_positions_dense(db_session: Session) -> None:
-    a, b, c = (make_stage(db_session, k) for k in ("a", "b", "c"))
+    _a, _b, c = (make_stage(db_session, k) for k in ("a", "b", "c"))
     services.move_stage(db_session, c, offset=-1, actor=None, at=T0)
     services.move_stage(db_session, c, offset=-1, actor=None, at=T0)
     services.move_stage(db_session, c, offset=-1, actor=None, at=T0)  # already first: no-op

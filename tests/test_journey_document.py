@@ -46,8 +46,15 @@ def test_get_returns_the_document_with_validation(
     assert [s["key"] for s in body["stages"]] == ["purchase", "usage", "support"]
     hotline = next(t for t in body["touchpoints"] if t["key"] == "hotline")
     assert hotline == {
-        "key": "hotline", "name": "Hotline", "stage": "support", "owner_team": "Kundenservice",
-        "manager": None, "description": "", "channel": None, "exit": False, "archived": False,
+        "key": "hotline",
+        "name": "Hotline",
+        "stage": "support",
+        "owner_team": "Kundenservice",
+        "manager": None,
+        "description": "",
+        "channel": None,
+        "exit": False,
+        "archived": False,
     }
     assert {"source": "hotline", "target": "app"} in body["transitions"]
     assert body["validation"] == {
@@ -118,9 +125,10 @@ def test_put_with_four_problems_is_one_422_naming_all_and_changes_nothing(
     assert response.status_code == 422
     error = response.get_json()["error"]
     fields = error["fields"]
-    assert "stage" in fields["touchpoints[1].stage"].lower() or "phase" in fields[
-        "touchpoints[1].stage"
-    ].lower()
+    assert (
+        "stage" in fields["touchpoints[1].stage"].lower()
+        or "phase" in fields["touchpoints[1].stage"].lower()
+    )
     assert "nowhere" in fields["touchpoints[1].stage"]
     assert "website" in fields["touchpoints[2].key"]  # duplicate key
     assert "ghost" in fields["transitions[0].target"]  # missing touchpoint
@@ -174,7 +182,11 @@ def _cli(app: Flask, *args: str) -> subprocess.CompletedProcess[str]:
     env = {"DATABASE_URL": app.config["SQLALCHEMY_DATABASE_URI"], "PATH": "/usr/bin:/bin"}
     return subprocess.run(
         [sys.executable, "-m", "cxjourney.cli", "journey", *args],
-        capture_output=True, text=True, env=env, check=False, timeout=60,
+        capture_output=True,
+        text=True,
+        env=env,
+        check=False,
+        timeout=60,
     )
 
 
@@ -189,8 +201,12 @@ def test_cli_export_and_failed_import(app: Flask, db_session: Session, tmp_path:
     counts = _counts(db_session)
     result = _cli(app, "import", str(bad))
     assert result.returncode == 1
-    for path in ("touchpoints[1].stage", "touchpoints[2].key", "transitions[0].target",
-                 "transitions[1]"):
+    for path in (
+        "touchpoints[1].stage",
+        "touchpoints[2].key",
+        "transitions[0].target",
+        "transitions[1]",
+    ):
         assert path in result.stderr
     assert _counts(db_session) == counts
     good = tmp_path / "good.json"

@@ -30,13 +30,18 @@ def _document_with_validation() -> dict[str, Any]:
 @requires(Permission.VIEW_JOURNEY)
 @blp.response(200, JourneyDocumentSchema)
 def get_journey() -> Any:
-    """The journey document with the graph validation (entries, unreachable, dead ends, backward)."""
+    """The journey document with its validation (entries, unreachable, dead ends, backward)."""
     return _document_with_validation()
 
 
 @blp.put("/journey")
 @requires(Permission.EDIT_JOURNEY)
-@blp.doc(requestBody={"required": True, "content": {"application/json": {"schema": JourneyDocumentSchema}}})
+@blp.doc(
+    requestBody={
+        "required": True,
+        "content": {"application/json": {"schema": JourneyDocumentSchema}},
+    }
+)
 @blp.response(200, JourneyPutResultSchema)
 @blp.alt_response(422, schema=ErrorSchema, description="Every problem, keyed by JSON path")
 def put_journey() -> Any:

@@ -46,7 +46,7 @@ def _resolve(data: dict[str, Any], current: Touchpoint | None) -> services.Touch
     problems: dict[str, str] = {}
 
     def pick(name: str, default: Any) -> Any:
-        return data[name] if name in data else default
+        return data.get(name, default)
 
     stage = current.stage if current else None
     if "stage" in data:
@@ -102,7 +102,9 @@ def list_touchpoints(args: dict[str, Any]) -> Any:
 @blp.response(201, TouchpointSchema)
 @blp.alt_response(422, schema=ErrorSchema)
 def create_touchpoint(data: dict[str, Any]) -> Any:
-    tp = services.create_touchpoint(db.session, _resolve(data, None), actor=current_user, at=utcnow())
+    tp = services.create_touchpoint(
+        db.session, _resolve(data, None), actor=current_user, at=utcnow()
+    )
     db.session.commit()
     return dump_touchpoint(tp)
 

@@ -100,4 +100,6 @@ def list_audit(
 
 
 def list_audit_entity_types(session: Session) -> list[str]:
-    return list(session.scalars(select(AuditLog.entity_type).distinct().order_by(AuditLog.entity_type)))
+    return list(
+        session.scalars(select(AuditLog.entity_type).distinct().order_by(AuditLog.entity_type))
+    )

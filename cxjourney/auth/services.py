@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import secrets
 from datetime import datetime
@@ -20,7 +21,7 @@ from .models import ApiToken, Role, Team, User
 
 MIN_PASSWORD_LENGTH = 10
 MAX_PASSWORD_LENGTH = 256
-TOKEN_PREFIX = "cxj_"
+TOKEN_PREFIX = "cxj_"  # noqa: S105 - a public prefix, not a secret
 LANGUAGES = ("de", "en")
 
 _hasher = PasswordHasher()
@@ -141,7 +142,7 @@ def count_team_members(session: Session) -> dict[int, int]:
         .where(User.team_id.is_not(None), User.active.is_(True))
         .group_by(User.team_id)
     )
-    return {team_id: n for team_id, n in rows}
+    return dict(rows.all())
 
 
 # --- teams -------------------------------------------------------------------------------
@@ -392,10 +393,8 @@ def authenticate(session: Session, *, email: str, password: str, at: datetime) -
     """Return the active user with this email and password, else None (no hint which failed)."""
     user = find_user_by_email(session, email)
     if user is None:
-        try:
+        with contextlib.suppress(VerificationError):
             _hasher.verify(_DUMMY_HASH, password)
-        except VerificationError:
-            pass
         return None
     if not verify_password(user, password) or not user.active:
         return None

@@ -41,8 +41,9 @@ def _safe_next(target: str | None) -> str | None:
 
 
 @bp.route("/login", methods=["GET", "POST"])
-@limiter.limit(_login_limit, key_func=_login_account_key, methods=["POST"],
-               deduct_when=_is_failed_login)
+@limiter.limit(
+    _login_limit, key_func=_login_account_key, methods=["POST"], deduct_when=_is_failed_login
+)
 @limiter.limit("60 per minute", methods=["POST"], deduct_when=_is_failed_login)
 def login() -> Any:
     if current_user.is_authenticated:

@@ -5,9 +5,9 @@ from __future__ import annotations
 import click
 from flask import current_app
 
+from ..auth.services import find_user_by_email
 from ..errors import Conflict
 from ..extensions import db, utcnow
-from ..auth.services import find_user_by_email
 from .services import (
     DEMO_ACCOUNTS,
     DEMO_PASSWORD,
@@ -21,8 +21,7 @@ from .services import (
 @click.command("demo")
 @click.option("--reset", is_flag=True, help="Delete ALL data first (never in production).")
 @click.option("--if-empty", is_flag=True, help="Do nothing (exit 0) when data exists already.")
-@click.option("--seed", type=int, default=2026, show_default=True, help="Random seed.")
-def demo_command(reset: bool, if_empty: bool, seed: int) -> None:
+def demo_command(reset: bool, if_empty: bool) -> None:
     """Load the demo company (Stadtwerke Lindenau) and print the logins."""
     if not current_app.config.get("DEMO_ALLOWED", False):
         raise click.ClickException("The demo loader is disabled in production configuration.")
@@ -33,7 +32,7 @@ def demo_command(reset: bool, if_empty: bool, seed: int) -> None:
             print_logins(existing, DEMO_PASSWORD)
         return
     try:
-        result = load_demo(db.session, DemoOptions(at=utcnow(), seed=seed), reset=reset)
+        result = load_demo(db.session, DemoOptions(at=utcnow()), reset=reset)
     except Conflict as exc:
         db.session.rollback()
         raise click.ClickException(exc.message) from exc

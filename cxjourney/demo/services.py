@@ -38,22 +38,29 @@ class DemoAccount:
 
 
 DEMO_ACCOUNTS = [
-    DemoAccount(f"manager@{DEMO_DOMAIN}", "Thomas Berger", Role.TOUCHPOINT_MANAGER, "Kundenservice"),
+    DemoAccount(
+        f"manager@{DEMO_DOMAIN}", "Thomas Berger", Role.TOUCHPOINT_MANAGER, "Kundenservice"
+    ),
     DemoAccount(f"agent@{DEMO_DOMAIN}", "Leyla Yılmaz", Role.AGENT, "Kundenservice"),
     DemoAccount(f"lead@{DEMO_DOMAIN}", "Jens Hoffmann", Role.TEAM_LEAD, "Kundenservice"),
     DemoAccount(f"viewer@{DEMO_DOMAIN}", "Karl Weber", Role.VIEWER, None),
     DemoAccount(f"admin@{DEMO_DOMAIN}", "Sabine Krüger", Role.ADMIN, None),
     DemoAccount(
-        f"digital.manager@{DEMO_DOMAIN}", "Anna Schmidt", Role.TOUCHPOINT_MANAGER,
-        "Online & Marketing", "en",
+        f"digital.manager@{DEMO_DOMAIN}",
+        "Anna Schmidt",
+        Role.TOUCHPOINT_MANAGER,
+        "Online & Marketing",
+        "en",
     ),
 ]
 
 
 @dataclass
 class DemoOptions:
+    """What the demo steps share. Features that add generated records (customers, events,
+    complaints) add their seed and sizes here and as options of ``cxjourney demo``."""
+
     at: datetime
-    seed: int = 2026
 
 
 @dataclass
@@ -126,5 +133,3 @@ def load_demo(session: Session, options: DemoOptions, *, reset: bool = False) ->
         step(session, options, result)
     session.flush()
     return result
-
-

@@ -314,9 +314,7 @@ def _parse_transitions(
         if len(ends) == 2:
             pair = (ends["source"], ends["target"])
             if pair[0] == pair[1]:
-                problems.add(
-                    path, _l("Self-loop: %(key)s cannot lead to itself.", key=pair[0])
-                )
+                problems.add(path, _l("Self-loop: %(key)s cannot lead to itself.", key=pair[0]))
             elif pair in seen:
                 problems.add(
                     path, _l("Duplicate transition (also transitions[%(i)d]).", i=seen[pair])
@@ -345,7 +343,9 @@ def parse_journey(session: Session, document: Any) -> _Parsed:
     stage_keys = {
         item["key"]
         for item in stage_items
-        if isinstance(item, dict) and isinstance(item.get("key"), str) and not check_key(item["key"])
+        if isinstance(item, dict)
+        and isinstance(item.get("key"), str)
+        and not check_key(item["key"])
     }
     touchpoints = _parse_touchpoints(touchpoint_items, stage_keys, problems)
 
@@ -359,12 +359,11 @@ def parse_journey(session: Session, document: Any) -> _Parsed:
 
     managers = {tp.manager for tp in touchpoints if tp.manager}
     if managers:
-        found = {
-            email: active
-            for email, active in session.execute(
+        found = dict(
+            session.execute(
                 select(User.email, User.active).where(User.email.in_(managers))
-            )
-        }
+            ).all()
+        )
         for i, item in enumerate(touchpoint_items):
             if not isinstance(item, dict) or not isinstance(item.get("manager"), str):
                 continue
@@ -391,10 +390,25 @@ def import_journey(
     parsed = parse_journey(session, document)
     summary = ImportSummary()
 
-    def audit(action: str, entity_type: str, entity_id: int | None, label: str,
-              before: dict[str, Any] | None, after: dict[str, Any] | None) -> None:
-        record_audit(session, actor=actor, at=at, action=action, entity_type=entity_type,
-                     entity_id=entity_id, entity_label=label, before=before, after=after)
+    def audit(
+        action: str,
+        entity_type: str,
+        entity_id: int | None,
+        label: str,
+        before: dict[str, Any] | None,
+        after: dict[str, Any] | None,
+    ) -> None:
+        record_audit(
+            session,
+            actor=actor,
+            at=at,
+            action=action,
+            entity_type=entity_type,
+            entity_id=entity_id,
+            entity_label=label,
+            before=before,
+            after=after,
+        )
 
     # Stages: upsert by key.
     stages_by_key = {s.key: s for s in list_stages(session)}
@@ -424,8 +438,14 @@ def import_journey(
             session.add(team)
             session.flush()
             summary.teams_created.append(team.name)
-            audit("team.created", "team", team.id, team.name, None,
-                  {"name": team.name, "active": True})
+            audit(
+                "team.created",
+                "team",
+                team.id,
+                team.name,
+                None,
+                {"name": team.name, "active": True},
+            )
         teams[doc.owner_team.lower()] = team
     managers = {
         u.email: u
@@ -466,8 +486,9 @@ def import_journey(
             tp.archived = True
             tp.updated_at = at
             summary.touchpoints_archived += 1
-            audit("touchpoint.archived", "touchpoint", tp.id, tp.key, before,
-                  touchpoint_snapshot(tp))
+            audit(
+                "touchpoint.archived", "touchpoint", tp.id, tp.key, before, touchpoint_snapshot(tp)
+            )
 
     # Transitions: exactly the document's set.
     by_key = {tp.key: tp for tp in list_touchpoints(session, include_archived=True)}
@@ -478,8 +499,14 @@ def import_journey(
             wanted.discard(pair)
             continue
         label = f"{transition.source.key} → {transition.target.key}"
-        audit("transition.deleted", "transition", transition.id, label,
-              {"source": transition.source.key, "target": transition.target.key}, None)
+        audit(
+            "transition.deleted",
+            "transition",
+            transition.id,
+            label,
+            {"source": transition.source.key, "target": transition.target.key},
+            None,
+        )
         session.delete(transition)
         summary.transitions_removed += 1
     session.flush()
@@ -489,8 +516,14 @@ def import_journey(
         session.add(transition)
         session.flush()
         s, t = by_id[source_id].key, by_id[target_id].key
-        audit("transition.created", "transition", transition.id, f"{s} → {t}", None,
-              {"source": s, "target": t})
+        audit(
+            "transition.created",
+            "transition",
+            transition.id,
+            f"{s} → {t}",
+            None,
+            {"source": s, "target": t},
+        )
         summary.transitions_added += 1
 
     # Stages missing from the document: gone, unless an archived touchpoint still uses one.
@@ -505,13 +538,20 @@ def import_journey(
             if stage.position != last:
                 before = stage_snapshot(stage)
                 stage.position = last
-                audit("stage.updated", "stage", stage.id, stage.key, before,
-                      stage_snapshot(stage))
+                audit("stage.updated", "stage", stage.id, stage.key, before, stage_snapshot(stage))
         else:
             audit("stage.deleted", "stage", stage.id, stage.key, stage_snapshot(stage), None)
             session.delete(stage)
             summary.stages_deleted += 1
     session.flush()
-    record_audit(session, actor=actor, at=at, action="journey.imported", entity_type="journey",
-                 entity_id=None, entity_label="journey", after=summary.as_dict())
+    record_audit(
+        session,
+        actor=actor,
+        at=at,
+        action="journey.imported",
+        entity_type="journey",
+        entity_id=None,
+        entity_label="journey",
+        after=summary.as_dict(),
+    )
     return summary

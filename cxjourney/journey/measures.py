@@ -20,8 +20,18 @@ from .models import Touchpoint, Transition
 Value = str | float | None
 
 # Okabe & Ito (2008): distinguishable with every common colour-vision deficiency.
-CATEGORICAL = ["#E69F00", "#56B4E9", "#009E73", "#F0E442", "#0072B2", "#D55E00", "#CC79A7",
-               "#999933", "#88CCEE", "#AA4499"]
+CATEGORICAL = [
+    "#E69F00",
+    "#56B4E9",
+    "#009E73",
+    "#F0E442",
+    "#0072B2",
+    "#D55E00",
+    "#CC79A7",
+    "#999933",
+    "#88CCEE",
+    "#AA4499",
+]
 # Five steps of viridis, light to dark: ordered, and readable in greyscale.
 SEQUENTIAL = ["#FDE725", "#5EC962", "#21918C", "#3B528B", "#440154"]
 MISSING = "#D9D9D9"

@@ -119,8 +119,16 @@ def create_stage(
     stage = Stage(key=key, name=name.strip(), position=(last or 0) + 1)
     session.add(stage)
     session.flush()
-    _audit(session, actor, at, "stage.created", "stage", stage.id, stage.key,
-           after=stage_snapshot(stage))
+    _audit(
+        session,
+        actor,
+        at,
+        "stage.created",
+        "stage",
+        stage.id,
+        stage.key,
+        after=stage_snapshot(stage),
+    )
     return stage
 
 
@@ -133,8 +141,17 @@ def rename_stage(
     before = stage_snapshot(stage)
     stage.name = name.strip()
     session.flush()
-    _audit(session, actor, at, "stage.renamed", "stage", stage.id, stage.key,
-           before=before, after=stage_snapshot(stage))
+    _audit(
+        session,
+        actor,
+        at,
+        "stage.renamed",
+        "stage",
+        stage.id,
+        stage.key,
+        before=before,
+        after=stage_snapshot(stage),
+    )
     return stage
 
 
@@ -152,9 +169,17 @@ def move_stage(
     for position, each in enumerate(stages, start=1):
         each.position = position
     session.flush()
-    _audit(session, actor, at, "stage.reordered", "stage", stage.id, stage.key,
-           before={"order": sorted(before, key=before.__getitem__)},
-           after={"order": [s.key for s in stages]})
+    _audit(
+        session,
+        actor,
+        at,
+        "stage.reordered",
+        "stage",
+        stage.id,
+        stage.key,
+        before={"order": sorted(before, key=before.__getitem__)},
+        after={"order": [s.key for s in stages]},
+    )
 
 
 def delete_stage(session: Session, stage: Stage, *, actor: User | None, at: datetime) -> None:
@@ -162,8 +187,16 @@ def delete_stage(session: Session, stage: Stage, *, actor: User | None, at: date
     used = session.scalar(select(func.count()).where(Touchpoint.stage_id == stage.id))
     if used:
         raise Conflict(str(_l("This stage still has touchpoints; move or archive them first.")))
-    _audit(session, actor, at, "stage.deleted", "stage", stage.id, stage.key,
-           before=stage_snapshot(stage))
+    _audit(
+        session,
+        actor,
+        at,
+        "stage.deleted",
+        "stage",
+        stage.id,
+        stage.key,
+        before=stage_snapshot(stage),
+    )
     session.delete(stage)
     remaining = list_stages(session)
     for position, each in enumerate((s for s in remaining if s.id != stage.id), start=1):
@@ -198,7 +231,7 @@ def list_touchpoints(session: Session, *, include_archived: bool = False) -> lis
 def count_touchpoints_per_stage(session: Session) -> dict[int, int]:
     """Touchpoints (archived ones too) per stage id."""
     rows = session.execute(select(Touchpoint.stage_id, func.count()).group_by(Touchpoint.stage_id))
-    return {stage_id: n for stage_id, n in rows}
+    return dict(rows.all())
 
 
 def find_touchpoint_by_key(session: Session, key: str) -> Touchpoint | None:
@@ -239,9 +272,9 @@ def create_touchpoint(
     session: Session, data: TouchpointInput, *, actor: User | None, at: datetime
 ) -> Touchpoint:
     """Add a touchpoint. Raises ValidationError naming every bad field."""
-    if problems := _check_touchpoint(session, data, None):
+    problems = _check_touchpoint(session, data, None)
+    if problems or data.stage is None:
         raise ValidationError(problems)
-    assert data.stage is not None  # noqa: S101 - checked above
     touchpoint = Touchpoint(
         key=data.key,
         name=data.name.strip(),
@@ -257,8 +290,16 @@ def create_touchpoint(
     )
     session.add(touchpoint)
     session.flush()
-    _audit(session, actor, at, "touchpoint.created", "touchpoint", touchpoint.id, touchpoint.key,
-           after=touchpoint_snapshot(touchpoint))
+    _audit(
+        session,
+        actor,
+        at,
+        "touchpoint.created",
+        "touchpoint",
+        touchpoint.id,
+        touchpoint.key,
+        after=touchpoint_snapshot(touchpoint),
+    )
     return touchpoint
 
 
@@ -284,8 +325,17 @@ def update_touchpoint(
     touchpoint.exit = data.exit
     touchpoint.updated_at = at
     session.flush()
-    _audit(session, actor, at, "touchpoint.updated", "touchpoint", touchpoint.id, touchpoint.key,
-           before=before, after=touchpoint_snapshot(touchpoint))
+    _audit(
+        session,
+        actor,
+        at,
+        "touchpoint.updated",
+        "touchpoint",
+        touchpoint.id,
+        touchpoint.key,
+        before=before,
+        after=touchpoint_snapshot(touchpoint),
+    )
     return touchpoint
 
 
@@ -303,8 +353,17 @@ def archive_touchpoint(
     touchpoint.archived = True
     touchpoint.updated_at = at
     session.flush()
-    _audit(session, actor, at, "touchpoint.archived", "touchpoint", touchpoint.id, touchpoint.key,
-           before=before, after=touchpoint_snapshot(touchpoint))
+    _audit(
+        session,
+        actor,
+        at,
+        "touchpoint.archived",
+        "touchpoint",
+        touchpoint.id,
+        touchpoint.key,
+        before=before,
+        after=touchpoint_snapshot(touchpoint),
+    )
     return removed
 
 
@@ -318,8 +377,17 @@ def restore_touchpoint(
     touchpoint.archived = False
     touchpoint.updated_at = at
     session.flush()
-    _audit(session, actor, at, "touchpoint.restored", "touchpoint", touchpoint.id, touchpoint.key,
-           before=before, after=touchpoint_snapshot(touchpoint))
+    _audit(
+        session,
+        actor,
+        at,
+        "touchpoint.restored",
+        "touchpoint",
+        touchpoint.id,
+        touchpoint.key,
+        before=before,
+        after=touchpoint_snapshot(touchpoint),
+    )
 
 
 # --- transitions -------------------------------------------------------------------------
@@ -396,15 +464,23 @@ def create_transition(
         )
         if found is not None:
             existing.add((source.id, target.id))
-    if problems := transition_problem(source, target, existing):
+    problems = transition_problem(source, target, existing)
+    if problems or source is None or target is None:
         raise ValidationError(problems)
-    assert source is not None and target is not None  # noqa: S101 - checked above
     transition = Transition(source=source, target=target, created_at=at)
     session.add(transition)
     session.flush()
     label = f"{source.key} → {target.key}"
-    _audit(session, actor, at, "transition.created", "transition", transition.id, label,
-           after={"source": source.key, "target": target.key})
+    _audit(
+        session,
+        actor,
+        at,
+        "transition.created",
+        "transition",
+        transition.id,
+        label,
+        after={"source": source.key, "target": target.key},
+    )
     return transition
 
 
@@ -413,8 +489,16 @@ def delete_transition(
 ) -> None:
     """Remove a designed transition."""
     label = f"{transition.source.key} → {transition.target.key}"
-    _audit(session, actor, at, "transition.deleted", "transition", transition.id, label,
-           before={"source": transition.source.key, "target": transition.target.key})
+    _audit(
+        session,
+        actor,
+        at,
+        "transition.deleted",
+        "transition",
+        transition.id,
+        label,
+        before={"source": transition.source.key, "target": transition.target.key},
+    )
     session.delete(transition)
     session.flush()
 

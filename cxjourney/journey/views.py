@@ -39,7 +39,7 @@ def index() -> Any:
 
 @bp.get("/journey/")
 @requires(Permission.VIEW_JOURNEY)
-def map() -> Any:  # noqa: A001 - the page is the map
+def map() -> Any:
     measure = get_measure(request.args.get("measure"))
     journey_map = build_map(db.session, measure)
     return render_template(
@@ -360,4 +360,3 @@ def stage_delete(stage_id: int) -> Any:
         db.session.commit()
         flash(_("Stage deleted."), "success")
     return redirect(url_for("journey.stages"))
-
