@@ -80,6 +80,10 @@ def touchpoint(key: str) -> Any:
     if not tp.archived:
         transition_form = TransitionForm(source=tp.key)
         _fill_transition_choices(transition_form)
+        linked = {t.target.key for t in outgoing} | {tp.key}
+        transition_form.target.choices = [
+            choice for choice in transition_form.target.choices if choice[0] not in linked
+        ]
     return render_template(
         "journey/touchpoint.html",
         tp=tp,
