@@ -50,8 +50,9 @@ run: migrate
 	$(BIN)/cxjourney demo --if-empty
 	@echo ""
 	@echo "Serving cxjourney on http://$(HOST):$(PORT)  (Ctrl+C stops it)"
+	@# No access log: it would record client IP addresses (personal data).
 	$(BIN)/gunicorn --workers $(WORKERS) --threads $(THREADS) --bind $(HOST):$(PORT) \
-		--access-logfile - "cxjourney:create_app()"
+		"cxjourney:create_app()"
 
 test: $(DEV_STAMP) translations
 	$(BIN)/python -m pytest $(PYTEST_ARGS)

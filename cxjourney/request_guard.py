@@ -4,9 +4,9 @@ Before any view runs: JSON that does not parse, NUL bytes, text longer than any 
 allows, text that is not valid Unicode, integers no column can hold and absurd nesting are
 refused with a clear 400/422 naming where the problem is, so no handler ever turns them
 into a 500. Path parameters that cannot name anything (NUL, absurd length, ids beyond any
-column) are a 404. HTML forms take form data only: a JSON body or a file where a form
-expects text is refused (415). Markup is not refused: it is stored as typed and escaped on
-output.
+column) are a 404. The API takes JSON bodies only, pages form data only (no JSON, no files
+unless the view sets ``accepts_files``); anything else is a 415. Markup is not refused: it
+is stored as typed and escaped on output.
 """
 
 from __future__ import annotations
@@ -43,7 +43,7 @@ def _problems_in_json(value: Any, path: str, depth: int, max_text: int) -> dict[
         elif len(value) > max_text:
             problems[path or "$"] = _("Text is too long (at most %(n)d characters).", n=max_text)
         elif not _is_unicode(value):
-            problems[path or "$"] = _("Text must be valid Unicode.")
+            problems[path or "$"] = _("The input is not valid.")  # lone surrogates
     elif isinstance(value, bool) or value is None:
         pass
     elif isinstance(value, int):
@@ -78,6 +78,16 @@ def _path_names_nothing(value: Any, max_text: int) -> bool:
     return isinstance(value, int) and abs(value) > MAX_SAFE_INTEGER
 
 
+def _wrong_content_type() -> bool:
+    """The API reads JSON only (webargs would take any other body as "no fields", so a PATCH
+    would answer 200 and change nothing); pages read form data only (Flask-WTF would feed
+    JSON values or uploaded files to text fields as they are)."""
+    if wants_json():
+        return bool(request.content_length) and not request.is_json
+    view = current_app.view_functions.get(request.endpoint or "")
+    return request.is_json or bool(request.files and not getattr(view, "accepts_files", False))
+
+
 def guard_request() -> Any:
     max_text = current_app.config["MAX_TEXT_LENGTH"]
     if any(_path_names_nothing(v, max_text) for v in (request.view_args or {}).values()):
@@ -91,11 +101,8 @@ def guard_request() -> Any:
                 _("Text is too long (at most %(n)d characters).", n=max_text),
                 {name: _("too long")},
             )
-    if request.method in WRITE_METHODS and not wants_json():
-        # Flask-WTF would feed JSON values or uploaded files to text fields as they are.
-        view = current_app.view_functions.get(request.endpoint or "")
-        if request.is_json or (request.files and not getattr(view, "accepts_files", False)):
-            return _reject(415, _("Unsupported content type."))
+    if request.method in WRITE_METHODS and _wrong_content_type():
+        return _reject(415, _("Unsupported content type."))
     if request.method in WRITE_METHODS and request.is_json:
         raw = request.get_data(cache=True)
         if raw.strip():
