@@ -21,7 +21,7 @@ from typing import Any
 
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
-from sqlalchemy.orm import Session, aliased
+from sqlalchemy.orm import Session
 
 from ..audit.services import record_audit
 from ..auth.models import Team, User
@@ -32,6 +32,7 @@ from .services import (
     DESCRIPTION_MAX,
     check_key,
     check_name,
+    list_designed_pairs,
     list_stages,
     list_touchpoints,
     stage_snapshot,
@@ -55,14 +56,7 @@ def export_journey(session: Session) -> dict[str, Any]:
         list_touchpoints(session, include_archived=True),
         key=lambda tp: (tp.stage.position, tp.key),
     )
-    source, target = aliased(Touchpoint), aliased(Touchpoint)
-    pairs = session.execute(
-        select(source.key, target.key)
-        .select_from(Transition)
-        .join(source, Transition.source_id == source.id)
-        .join(target, Transition.target_id == target.id)
-        .order_by(source.key, target.key)
-    ).all()
+    pairs = list_designed_pairs(session)
     return {
         "stages": [{"key": s.key, "name": s.name, "position": s.position} for s in stages],
         "touchpoints": [
@@ -360,9 +354,7 @@ def parse_journey(session: Session, document: Any) -> _Parsed:
     managers = {tp.manager for tp in touchpoints if tp.manager}
     if managers:
         found = dict(
-            session.execute(
-                select(User.email, User.active).where(User.email.in_(managers))
-            ).all()
+            session.execute(select(User.email, User.active).where(User.email.in_(managers))).all()
         )
         for i, item in enumerate(touchpoint_items):
             if not isinstance(item, dict) or not isinstance(item.get("manager"), str):

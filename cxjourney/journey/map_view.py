@@ -10,6 +10,7 @@ from markupsafe import Markup
 from sqlalchemy.orm import Session
 
 from . import services
+from .graph import JourneyValidation, NodeInfo, build_graph, validate_graph
 from .map_svg import LegendEntry, MapEdge, MapLabels, MapLane, MapNode, render_map
 from .measures import MapMeasure, Value, colour_nodes
 from .models import Stage, Touchpoint
@@ -32,6 +33,8 @@ class JourneyMapView:
     legend: list[LegendEntry]
     touchpoint_count: int
     transition_count: int
+    validation: JourneyValidation
+    touchpoints_by_key: dict[str, Touchpoint]
 
 
 def format_value(measure: MapMeasure, value: Value) -> str:
@@ -46,7 +49,7 @@ def build_map(session: Session, measure: MapMeasure) -> JourneyMapView:
     """The map of all active touchpoints, coloured by ``measure``."""
     stages = services.list_stages(session)
     touchpoints = services.list_touchpoints(session)
-    transitions = services.list_transitions(session)
+    pairs = services.list_designed_pairs(session)
     values = measure.compute(session, touchpoints)
     colouring = colour_nodes(measure, values, _("no value"))
     position = {s.id: s.position for s in stages}
@@ -65,14 +68,15 @@ def build_map(session: Session, measure: MapMeasure) -> JourneyMapView:
         )
         for tp in touchpoints
     ]
+    stage_of = {tp.key: position[tp.stage_id] for tp in touchpoints}
     edges = [
-        MapEdge(
-            source=t.source.key,
-            target=t.target.key,
-            backward=position[t.target.stage_id] < position[t.source.stage_id],
-        )
-        for t in transitions
+        MapEdge(source=s, target=t, backward=stage_of[t] < stage_of[s])
+        for s, t in pairs
+        if s in stage_of and t in stage_of
     ]
+    validation = validate_graph(
+        build_graph([NodeInfo(tp.key, stage_of[tp.key], tp.exit) for tp in touchpoints], pairs)
+    )
     legend = [LegendEntry(fill, text) for fill, text in colouring.legend]
     labels = MapLabels(
         title=_("Customer journey map"),
@@ -95,4 +99,13 @@ def build_map(session: Session, measure: MapMeasure) -> JourneyMapView:
         rows[tp.stage_id].append(
             MapRow(tp, format_value(measure, values.get(tp.key)), colouring.fills[tp.key])
         )
-    return JourneyMapView(svg, stages, rows, legend, len(touchpoints), len(transitions))
+    return JourneyMapView(
+        svg,
+        stages,
+        rows,
+        legend,
+        len(touchpoints),
+        len(edges),
+        validation,
+        {tp.key: tp for tp in touchpoints},
+    )

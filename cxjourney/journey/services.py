@@ -506,6 +506,19 @@ def delete_transition(
 # --- the graph ---------------------------------------------------------------------------
 
 
+def list_designed_pairs(session: Session) -> list[tuple[str, str]]:
+    """Every designed transition as (source key, target key), in key order; one query."""
+    source, target = aliased(Touchpoint), aliased(Touchpoint)
+    rows = session.execute(
+        select(source.key, target.key)
+        .select_from(Transition)
+        .join(source, Transition.source_id == source.id)
+        .join(target, Transition.target_id == target.id)
+        .order_by(source.key, target.key)
+    )
+    return [(s, t) for s, t in rows]
+
+
 def validate_journey(session: Session) -> JourneyValidation:
     """Validate the designed graph of active touchpoints."""
     rows = session.execute(
@@ -513,12 +526,5 @@ def validate_journey(session: Session) -> JourneyValidation:
         .join(Stage, Touchpoint.stage_id == Stage.id)
         .where(Touchpoint.archived.is_(False))
     ).all()
-    source, target = aliased(Touchpoint), aliased(Touchpoint)
-    edges = session.execute(
-        select(source.key, target.key)
-        .select_from(Transition)
-        .join(source, Transition.source_id == source.id)
-        .join(target, Transition.target_id == target.id)
-    ).all()
     nodes = [NodeInfo(key, position, bool(is_exit)) for key, position, is_exit in rows]
-    return validate_graph(build_graph(nodes, [(s, t) for s, t in edges]))
+    return validate_graph(build_graph(nodes, list_designed_pairs(session)))

@@ -5,9 +5,10 @@ from __future__ import annotations
 from typing import Any
 
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask_babel import get_locale, ngettext
 from flask_babel import gettext as _
-from flask_babel import ngettext
 from flask_login import current_user
+from markupsafe import Markup
 
 from ..auth import services as auth_services
 from ..auth.forms import ConfirmForm
@@ -15,6 +16,7 @@ from ..auth.models import Role
 from ..auth.permissions import Permission, login_required, requires
 from ..errors import Conflict, ValidationError
 from ..extensions import db, utcnow
+from ..render_cache import RenderCache, journey_revision
 from . import services
 from .forms import (
     StageForm,
@@ -30,6 +32,8 @@ from .models import Channel
 
 bp = Blueprint("journey", __name__)
 
+MAP_CACHE: RenderCache[Markup] = RenderCache(max_entries=64)
+
 
 @bp.get("/")
 @login_required
@@ -41,16 +45,18 @@ def index() -> Any:
 @requires(Permission.VIEW_JOURNEY)
 def map() -> Any:
     measure = get_measure(request.args.get("measure"))
-    journey_map = build_map(db.session, measure)
+
+    def render_body() -> Markup:
+        journey_map = build_map(db.session, measure)
+        return Markup(  # noqa: S704 - a rendered, autoescaped template
+            render_template("journey/_map_body.html", journey_map=journey_map, measure=measure)
+        )
+
+    # The map is the same for every user: render it once per journey revision.
+    key = (journey_revision(db.session), measure.key, str(get_locale()))
+    body = MAP_CACHE.get_or_create(key, render_body)
     return render_template(
-        "journey/map.html",
-        journey_map=journey_map,
-        measure=measure,
-        measures=MEASURES.values(),
-        validation=services.validate_journey(db.session),
-        touchpoints_by_key={
-            tp.key: tp for tp in services.list_touchpoints(db.session, include_archived=False)
-        },
+        "journey/map.html", map_body=body, measure=measure, measures=MEASURES.values()
     )
 
 
