@@ -26,7 +26,7 @@ V = TypeVar("V")
 class RenderCache(Generic[V]):
     """Least-recently-used, thread-safe, with a time limit per entry."""
 
-    def __init__(self, max_entries: int = 64, max_age_seconds: float = 300.0) -> None:
+    def __init__(self, max_entries: int = 64, max_age_seconds: float = 60.0) -> None:
         self._entries: OrderedDict[Hashable, tuple[float, V]] = OrderedDict()
         self._lock = threading.Lock()
         self.max_entries = max_entries

@@ -13,6 +13,7 @@ from ..auth.permissions import Permission, requires
 from ..errors import ValidationError
 from ..extensions import db, utcnow
 from ..journey import services
+from ..journey.document import touchpoint_document
 from ..journey.models import Channel, Touchpoint
 from .errors import ErrorSchema
 from .pagination import paginate
@@ -25,20 +26,6 @@ from .schemas import (
 )
 
 blp = Blueprint("api_touchpoints", __name__, description="Touchpoints of the journey")
-
-
-def dump_touchpoint(tp: Touchpoint) -> dict[str, Any]:
-    return {
-        "key": tp.key,
-        "name": tp.name,
-        "stage": tp.stage.key,
-        "owner_team": tp.owner_team.name if tp.owner_team else None,
-        "manager": tp.manager.email if tp.manager else None,
-        "description": tp.description,
-        "channel": tp.channel.value if tp.channel else None,
-        "exit": tp.exit,
-        "archived": tp.archived,
-    }
 
 
 def _resolve(data: dict[str, Any], current: Touchpoint | None) -> services.TouchpointInput:
@@ -93,7 +80,7 @@ def list_touchpoints(args: dict[str, Any]) -> Any:
     items = services.list_touchpoints(db.session, include_archived=args["include_archived"])
     if args.get("stage"):
         items = [tp for tp in items if tp.stage.key == args["stage"]]
-    return paginate(items, args, dump_touchpoint)
+    return paginate(items, args, touchpoint_document)
 
 
 @blp.post("/touchpoints")
@@ -106,7 +93,7 @@ def create_touchpoint(data: dict[str, Any]) -> Any:
         db.session, _resolve(data, None), actor=current_user, at=utcnow()
     )
     db.session.commit()
-    return dump_touchpoint(tp)
+    return touchpoint_document(tp)
 
 
 @blp.get("/touchpoints/<key>")
@@ -114,7 +101,7 @@ def create_touchpoint(data: dict[str, Any]) -> Any:
 @blp.response(200, TouchpointSchema)
 @blp.alt_response(404, schema=ErrorSchema)
 def get_touchpoint(key: str) -> Any:
-    return dump_touchpoint(services.get_touchpoint_by_key(db.session, key))
+    return touchpoint_document(services.get_touchpoint_by_key(db.session, key))
 
 
 @blp.patch("/touchpoints/<key>")
@@ -136,4 +123,4 @@ def patch_touchpoint(data: dict[str, Any], key: str) -> Any:
     if archived is True:
         services.archive_touchpoint(db.session, tp, actor=current_user, at=at)
     db.session.commit()
-    return dump_touchpoint(tp)
+    return touchpoint_document(tp)

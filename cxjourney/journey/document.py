@@ -49,6 +49,21 @@ TRANSITION_KEYS = {"source", "target"}
 MAX_POSITION = 1_000_000
 
 
+def touchpoint_document(tp: Touchpoint) -> dict[str, Any]:
+    """One touchpoint as the journey document (and the API) writes it."""
+    return {
+        "key": tp.key,
+        "name": tp.name,
+        "stage": tp.stage.key,
+        "owner_team": tp.owner_team.name if tp.owner_team else None,
+        "manager": tp.manager.email if tp.manager else None,
+        "description": tp.description,
+        "channel": tp.channel.value if tp.channel else None,
+        "exit": tp.exit,
+        "archived": tp.archived,
+    }
+
+
 def export_journey(session: Session) -> dict[str, Any]:
     """The whole journey, archived touchpoints included, in a stable order."""
     stages = list_stages(session)
@@ -59,20 +74,7 @@ def export_journey(session: Session) -> dict[str, Any]:
     pairs = list_designed_pairs(session)
     return {
         "stages": [{"key": s.key, "name": s.name, "position": s.position} for s in stages],
-        "touchpoints": [
-            {
-                "key": tp.key,
-                "name": tp.name,
-                "stage": tp.stage.key,
-                "owner_team": tp.owner_team.name if tp.owner_team else None,
-                "manager": tp.manager.email if tp.manager else None,
-                "description": tp.description,
-                "channel": tp.channel.value if tp.channel else None,
-                "exit": tp.exit,
-                "archived": tp.archived,
-            }
-            for tp in touchpoints
-        ],
+        "touchpoints": [touchpoint_document(tp) for tp in touchpoints],
         "transitions": [{"source": s, "target": t} for s, t in pairs],
     }
 
