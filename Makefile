@@ -58,16 +58,17 @@ test: $(DEV_STAMP) translations
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 lint: $(DEV_STAMP)
-	$(BIN)/ruff check cxjourney tests bench migrations
-	$(BIN)/ruff format --check cxjourney tests bench
+	$(BIN)/ruff check cxjourney tests bench tools migrations
+	$(BIN)/ruff format --check cxjourney tests bench tools
 
 format: $(DEV_STAMP)
-	$(BIN)/ruff check --fix cxjourney tests bench
-	$(BIN)/ruff format cxjourney tests bench
+	$(BIN)/ruff check --fix cxjourney tests bench tools
+	$(BIN)/ruff format cxjourney tests bench tools
 
 messages: $(DEV_STAMP)
 	$(BIN)/pybabel extract --no-location --sort-output -F babel.cfg -k _l -k lazy_gettext -o cxjourney/translations/messages.pot .
-	$(BIN)/pybabel update --no-fuzzy-matching -i cxjourney/translations/messages.pot -d cxjourney/translations
+	$(BIN)/pybabel update --no-fuzzy-matching --ignore-obsolete -i cxjourney/translations/messages.pot -d cxjourney/translations
+	$(BIN)/python tools/complete_catalogues.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache

@@ -3,8 +3,10 @@
 Keys carry a *revision* read from the database on every request, so every worker process
 sees a change at once without any cross-process messaging: the journey's revision is the
 newest audit-log id, because every change to users, teams and the journey writes an
-audit entry in the same transaction (tests hold that invariant). A time limit bounds how
-long anything changed outside the app (by hand in SQL) can stay visible.
+audit entry in the same transaction (tests hold that invariant), and the log is
+append-only, so its newest id never comes back. A time limit (60 s) bounds how long
+anything changed outside the app (by hand in SQL), or a rare race between two concurrent
+commits whose ids arrive out of order, can stay visible.
 """
 
 from __future__ import annotations

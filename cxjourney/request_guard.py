@@ -21,6 +21,8 @@ from .web import json_error, wants_json
 MAX_DEPTH = 32
 # Integers every supported database stores in a BIGINT (and JSON clients keep exactly).
 MAX_SAFE_INTEGER = 2**53 - 1
+# Ids in paths name INTEGER primary keys; PostgreSQL refuses larger values with an error.
+MAX_ID = 2**31 - 1
 WRITE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 
 
@@ -75,7 +77,7 @@ def _reject(status: int, message: str, fields: dict[str, str] | None = None) -> 
 def _path_names_nothing(value: Any, max_text: int) -> bool:
     if isinstance(value, str):
         return "\x00" in value or len(value) > max_text
-    return isinstance(value, int) and abs(value) > MAX_SAFE_INTEGER
+    return isinstance(value, int) and abs(value) > MAX_ID
 
 
 def _wrong_content_type() -> bool:

@@ -25,6 +25,7 @@ from cxjourney.auth import services as auth_services
 from cxjourney.auth.models import Role, User
 from cxjourney.config import TestConfig
 from cxjourney.extensions import db, limiter
+from cxjourney.journey.views import MAP_CACHE
 
 from .factories import T0
 
@@ -114,6 +115,8 @@ def db_session(app: Flask) -> Iterator[Session]:
         _empty_tables()
         db.session.remove()
     limiter.reset()
+    # Emptied tables restart their ids, so a revision number can come back with new content.
+    MAP_CACHE.clear()
 
 
 @pytest.fixture

@@ -134,3 +134,21 @@ def _label(html: str) -> str:
     match = re.search(r'<option value="connections" selected>([^<]+)</option>', html)
     assert match
     return match.group(1)
+
+
+def test_map_shows_a_change_at_once_although_it_is_cached(
+    client: FlaskClient, db_session: Session
+) -> None:
+    load_demo(db_session, DemoOptions(at=T0))
+    db_session.commit()
+    login(client, "viewer@stadtwerke-lindenau.example", DEMO_PASSWORD)
+    assert "Service-Hotline" in client.get("/journey/").get_data(as_text=True)
+    hotline = journey.get_touchpoint_by_key(db_session, "hotline")
+    data = journey.TouchpointInput(
+        key="hotline", name="Kundenhotline 24/7", stage=hotline.stage, owner_team=None
+    )
+    journey.update_touchpoint(db_session, hotline, data, actor=None, at=T0)
+    db_session.commit()
+    html = client.get("/journey/").get_data(as_text=True)
+    assert "Kundenhotline 24/7" in html
+    assert "Service-Hotline" not in html

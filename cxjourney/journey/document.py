@@ -234,7 +234,7 @@ def _parse_touchpoints(
         if "name" in item and (problem := check_name(name)) is not None:
             problems.add(f"{path}.name", problem)
         stage = item.get("stage")
-        if "stage" in item and stage not in stage_keys:
+        if "stage" in item and (not isinstance(stage, str) or stage not in stage_keys):
             if isinstance(stage, str):
                 problems.add(f"{path}.stage", _l("Unknown stage %(key)s.", key=stage[:64]))
             else:

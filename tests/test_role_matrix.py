@@ -1,0 +1,621 @@
+"""Every role, and anonymous, against every page, form action and API endpoint.
+
+``MATRIX`` is the expectation, written out by hand (not derived from ``ROLE_PERMISSIONS``):
+(method, URL rule) → the roles allowed, or ``PUBLIC``. Pages: anonymous → 302 to /login,
+lacking permission → 403. API: anonymous → 401, lacking permission → 403, both as JSON
+errors. Allowed roles send valid input and must get the success status, and every write
+is checked in the database: done for allowed roles, not done for everyone else.
+
+A new route without a row here fails ``test_every_route_and_method_is_in_the_matrix``.
+Each test signs in one role once (argon2 makes accounts slow) and walks the whole table,
+seeding the journey afresh after each write.
+"""
+
+from __future__ import annotations
+
+import copy
+from collections import defaultdict
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient
+from sqlalchemy import delete, select
+from sqlalchemy.orm import Session
+
+from cxjourney.auth.models import Role, Team, User
+from cxjourney.auth.permissions import ROLE_PERMISSIONS
+from cxjourney.journey import services as journey
+from cxjourney.journey.document import export_journey
+from cxjourney.journey.models import Stage, Touchpoint, Transition
+
+from .conftest import PASSWORD, csrf_from, make_user
+from .factories import T0, make_stage, make_touchpoint, small_journey
+
+PUBLIC = "public"
+ANONYMOUS = "anonymous"
+EVERYONE = frozenset(Role)
+EDITORS = frozenset({Role.TOUCHPOINT_MANAGER, Role.ADMIN})
+ADMINS = frozenset({Role.ADMIN})
+WHO = [*Role, ANONYMOUS]
+
+
+@dataclass(frozen=True)
+class Probe:
+    """What a check may look at after a request."""
+
+    client: FlaskClient
+    session: Session
+    seed: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class Case:
+    method: str
+    rule: str
+    allowed: frozenset[Role] | str
+    status: int  # for allowed roles (signed in, for PUBLIC rows)
+    path: str = ""  # the URL, formatted with the seed; defaults to the rule
+    anonymous_status: int | None = None  # PUBLIC rows only
+    location: str | None = None  # the redirect an allowed role gets starts with this
+    data: Callable[[dict[str, Any]], Any] | None = None
+    done: Callable[[Probe], bool] | None = None
+    # False where "done" cannot tell a denied request apart (logout: anonymous is signed out)
+    check_denied: bool = True
+
+    @property
+    def is_api(self) -> bool:
+        return self.rule.startswith("/api/")
+
+    def url(self, seed: dict[str, Any]) -> str:
+        return (self.path or self.rule).format_map(seed)
+
+
+def _touchpoint(probe: Probe, key: str) -> Touchpoint | None:
+    return probe.session.scalar(select(Touchpoint).where(Touchpoint.key == key))
+
+
+def _stage(probe: Probe, key: str) -> Stage | None:
+    return probe.session.scalar(select(Stage).where(Stage.key == key))
+
+
+def _team(probe: Probe, name: str) -> Team | None:
+    return probe.session.scalar(select(Team).where(Team.name == name))
+
+
+def _has_transition(probe: Probe, source: str, target: str) -> bool:
+    return any(
+        (t.source.key, t.target.key) == (source, target)
+        for t in journey.list_transitions(probe.session)
+    )
+
+
+def _signed_in(probe: Probe) -> bool:
+    return probe.client.get("/account").status_code == 200
+
+
+def _renamed_document(seed: dict[str, Any]) -> dict[str, Any]:
+    document = copy.deepcopy(seed["document"])
+    for tp in document["touchpoints"]:
+        if tp["key"] == "hotline":
+            tp["name"] = "Hotline (24/7)"
+    return document
+
+
+TOUCHPOINT_FORM = {
+    "name": "Chat",
+    "key": "chat",
+    "stage": "support",
+    "channel": "chat",
+    "owner_team": "Kundenservice",
+    "manager": "",
+    "description": "Live chat on the website",
+}
+
+
+def _cases() -> list[Case]:
+    return [
+        # --- public -------------------------------------------------------------------
+        Case("GET", "/login", PUBLIC, 302, anonymous_status=200, location="/journey/"),
+        Case(
+            "POST",
+            "/login",
+            PUBLIC,
+            302,
+            anonymous_status=302,
+            location="/journey/",
+            data=lambda s: {"email": s["email"], "password": PASSWORD},
+            done=_signed_in,
+        ),
+        Case("GET", "/api/v1/openapi.json", PUBLIC, 200, anonymous_status=200),
+        # --- one's own account ------------------------------------------------------------
+        Case("GET", "/", EVERYONE, 302, location="/journey/"),
+        Case("GET", "/account", EVERYONE, 200),
+        Case(
+            "POST",
+            "/account",
+            EVERYONE,
+            302,
+            location="/account",
+            data=lambda s: {"lang-language": "en"},
+            done=lambda p: p.session.get(User, p.seed["user_id"]).language == "en",
+        ),
+        Case(
+            "POST",
+            "/logout",
+            EVERYONE,
+            302,
+            location="/login",
+            done=lambda p: not _signed_in(p),
+            check_denied=False,
+        ),
+        # --- admin pages ----------------------------------------------------------------
+        Case("GET", "/admin/users", ADMINS, 200),
+        Case("GET", "/admin/users/new", ADMINS, 200),
+        Case(
+            "POST",
+            "/admin/users/new",
+            ADMINS,
+            302,
+            location="/admin/users",
+            data=lambda s: {
+                "email": "new.agent@example.org",
+                "name": "New Agent",
+                "role": "agent",
+                "team": "",
+                "language": "",
+                "active": "y",
+                "password": "another-long-password",
+            },
+            done=lambda p: (
+                p.session.scalar(select(User).where(User.email == "new.agent@example.org"))
+                is not None
+            ),
+        ),
+        Case("GET", "/admin/users/<int:user_id>", ADMINS, 200, path="/admin/users/{user_id}"),
+        Case(
+            "POST",
+            "/admin/users/<int:user_id>",
+            ADMINS,
+            302,
+            path="/admin/users/{user_id}",
+            location="/admin/users",
+            data=lambda s: {
+                "email": s["email"],
+                "name": "Renamed Person",
+                "role": s["role"],
+                "team": "",
+                "language": "",
+                "active": "y",
+                "password": "",
+            },
+            done=lambda p: p.session.get(User, p.seed["user_id"]).name == "Renamed Person",
+        ),
+        Case("GET", "/admin/teams", ADMINS, 200),
+        Case("GET", "/admin/teams/new", ADMINS, 200),
+        Case(
+            "POST",
+            "/admin/teams/new",
+            ADMINS,
+            302,
+            location="/admin/teams",
+            data=lambda s: {"name": "Backoffice", "active": "y"},
+            done=lambda p: _team(p, "Backoffice") is not None,
+        ),
+        Case("GET", "/admin/teams/<int:team_id>", ADMINS, 200, path="/admin/teams/{team_online}"),
+        Case(
+            "POST",
+            "/admin/teams/<int:team_id>",
+            ADMINS,
+            302,
+            path="/admin/teams/{team_online}",
+            location="/admin/teams",
+            data=lambda s: {"name": "Online Sales", "active": "y"},
+            done=lambda p: _team(p, "Online Sales") is not None,
+        ),
+        Case("GET", "/admin/audit/", ADMINS, 200),
+        # --- journey pages ----------------------------------------------------------------
+        Case("GET", "/journey/", EVERYONE, 200),
+        Case("GET", "/journey/touchpoints", EVERYONE, 200),
+        Case("GET", "/journey/touchpoints/<key>", EVERYONE, 200, path="/journey/touchpoints/app"),
+        Case("GET", "/journey/touchpoints/new", EDITORS, 200),
+        Case(
+            "POST",
+            "/journey/touchpoints/new",
+            EDITORS,
+            302,
+            location="/journey/touchpoints/chat",
+            data=lambda s: TOUCHPOINT_FORM,
+            done=lambda p: _touchpoint(p, "chat") is not None,
+        ),
+        Case(
+            "GET",
+            "/journey/touchpoints/<key>/edit",
+            EDITORS,
+            200,
+            path="/journey/touchpoints/hotline/edit",
+        ),
+        Case(
+            "POST",
+            "/journey/touchpoints/<key>/edit",
+            EDITORS,
+            302,
+            path="/journey/touchpoints/hotline/edit",
+            location="/journey/touchpoints/hotline",
+            data=lambda s: {**TOUCHPOINT_FORM, "key": "hotline", "name": "Hotline 24/7"},
+            done=lambda p: _touchpoint(p, "hotline").name == "Hotline 24/7",
+        ),
+        Case(
+            "POST",
+            "/journey/touchpoints/<key>/archive",
+            EDITORS,
+            302,
+            path="/journey/touchpoints/island/archive",
+            location="/journey/touchpoints/island",
+            done=lambda p: _touchpoint(p, "island").archived,
+        ),
+        Case(
+            "POST",
+            "/journey/touchpoints/<key>/restore",
+            EDITORS,
+            302,
+            path="/journey/touchpoints/fax-line/restore",
+            location="/journey/touchpoints/fax-line",
+            done=lambda p: not _touchpoint(p, "fax-line").archived,
+        ),
+        Case(
+            "POST",
+            "/journey/transitions",
+            EDITORS,
+            302,
+            location="/journey/touchpoints/website",
+            data=lambda s: {"source": "website", "target": "hotline", "back": "website"},
+            done=lambda p: _has_transition(p, "website", "hotline"),
+        ),
+        Case(
+            "POST",
+            "/journey/transitions/<int:transition_id>/delete",
+            EDITORS,
+            302,
+            path="/journey/transitions/{transition_id}/delete",
+            location="/journey/touchpoints/website",
+            done=lambda p: not _has_transition(p, "website", "app"),
+        ),
+        Case("GET", "/journey/stages", EVERYONE, 200),
+        Case(
+            "POST",
+            "/journey/stages",
+            EDITORS,
+            302,
+            location="/journey/stages",
+            data=lambda s: {"key": "onboarding", "name": "Onboarding"},
+            done=lambda p: _stage(p, "onboarding") is not None,
+        ),
+        Case(
+            "POST",
+            "/journey/stages/<int:stage_id>/rename",
+            EDITORS,
+            302,
+            path="/journey/stages/{stage_usage}/rename",
+            location="/journey/stages",
+            data=lambda s: {f"s{s['stage_usage']}-name": "Nutzung und Pflege"},
+            done=lambda p: _stage(p, "usage").name == "Nutzung und Pflege",
+        ),
+        Case(
+            "POST",
+            "/journey/stages/<int:stage_id>/move",
+            EDITORS,
+            302,
+            path="/journey/stages/{stage_support}/move",
+            location="/journey/stages",
+            data=lambda s: {"direction": "up"},
+            done=lambda p: _stage(p, "support").position == 2,
+        ),
+        Case(
+            "POST",
+            "/journey/stages/<int:stage_id>/delete",
+            EDITORS,
+            302,
+            path="/journey/stages/{stage_renewal}/delete",
+            location="/journey/stages",
+            done=lambda p: _stage(p, "renewal") is None,
+        ),
+        # --- API --------------------------------------------------------------------------
+        Case("GET", "/api/v1/me", EVERYONE, 200),
+        Case("GET", "/api/v1/journey", EVERYONE, 200),
+        Case(
+            "PUT",
+            "/api/v1/journey",
+            EDITORS,
+            200,
+            data=_renamed_document,
+            done=lambda p: _touchpoint(p, "hotline").name == "Hotline (24/7)",
+        ),
+        Case("GET", "/api/v1/touchpoints", EVERYONE, 200),
+        Case(
+            "POST",
+            "/api/v1/touchpoints",
+            EDITORS,
+            201,
+            data=lambda s: {
+                "key": "chat",
+                "name": "Chat",
+                "stage": "support",
+                "owner_team": "Kundenservice",
+                "channel": "chat",
+            },
+            done=lambda p: _touchpoint(p, "chat") is not None,
+        ),
+        Case("GET", "/api/v1/touchpoints/<key>", EVERYONE, 200, path="/api/v1/touchpoints/app"),
+        Case(
+            "PATCH",
+            "/api/v1/touchpoints/<key>",
+            EDITORS,
+            200,
+            path="/api/v1/touchpoints/hotline",
+            data=lambda s: {"name": "Hotline 24/7"},
+            done=lambda p: _touchpoint(p, "hotline").name == "Hotline 24/7",
+        ),
+        Case("GET", "/api/v1/transitions", EVERYONE, 200),
+        Case(
+            "POST",
+            "/api/v1/transitions",
+            EDITORS,
+            201,
+            data=lambda s: {"source": "website", "target": "hotline"},
+            done=lambda p: _has_transition(p, "website", "hotline"),
+        ),
+        Case(
+            "DELETE",
+            "/api/v1/transitions/<int:transition_id>",
+            EDITORS,
+            204,
+            path="/api/v1/transitions/{transition_id}",
+            done=lambda p: not _has_transition(p, "website", "app"),
+        ),
+        Case("GET", "/api/v1/teams", EVERYONE, 200),
+        Case(
+            "POST",
+            "/api/v1/teams",
+            ADMINS,
+            201,
+            data=lambda s: {"name": "Backoffice"},
+            done=lambda p: _team(p, "Backoffice") is not None,
+        ),
+    ]
+
+
+def _build_matrix() -> dict[tuple[str, str], Case]:
+    matrix: dict[tuple[str, str], Case] = {}
+    for case in _cases():
+        assert (case.method, case.rule) not in matrix, f"two rows for {case.method} {case.rule}"
+        matrix[case.method, case.rule] = case
+    return matrix
+
+
+MATRIX = _build_matrix()
+SKIPPED_ENDPOINTS = ("static", "api-docs.")  # Flask's static files; flask-smorest's own docs
+UNGUARDED_ENDPOINTS = {"static", "auth.login", "api-docs.openapi_json"}
+
+
+def _seed(session: Session, user: User | None, role: Role | None) -> dict[str, Any]:
+    """A fresh journey: the small one, plus an empty stage and an archived touchpoint."""
+    session.rollback()
+    for model in (Transition, Touchpoint, Stage, Team):
+        session.execute(delete(model))
+    session.commit()
+    small_journey(session)
+    make_stage(session, "renewal", "Verlängerung")
+    fax = make_touchpoint(session, "fax-line", stage="support")
+    journey.archive_touchpoint(session, fax, actor=None, at=T0)
+    session.commit()
+    website_to_app = next(
+        t
+        for t in journey.list_transitions(session)
+        if (t.source.key, t.target.key) == ("website", "app")
+    )
+    seed: dict[str, Any] = {f"stage_{s.key}": s.id for s in session.scalars(select(Stage))}
+    seed.update(
+        team_online=session.scalar(select(Team.id).where(Team.name == "Online")),
+        transition_id=website_to_app.id,
+        user_id=user.id if user else None,
+        email=user.email if user else None,
+        role=role.value if role else "agent",
+        document=export_journey(session),
+    )
+    return seed
+
+
+def _expected(case: Case, who: Role | str) -> tuple[int, str | None]:
+    """Status and redirect prefix that ``who`` must get for ``case``."""
+    if case.allowed == PUBLIC:
+        if who == ANONYMOUS:
+            return case.anonymous_status or 200, case.location
+        return case.status, case.location
+    if who == ANONYMOUS:
+        return (401, None) if case.is_api else (302, "/login")
+    if who in case.allowed:
+        return case.status, case.location
+    return 403, None
+
+
+def _is_allowed(case: Case, who: Role | str) -> bool:
+    return case.allowed == PUBLIC or who in case.allowed
+
+
+def _send(
+    client: FlaskClient, case: Case, seed: dict[str, Any], csrf: str, token: str | None
+) -> Any:
+    url = case.url(seed)
+    data = case.data(seed) if case.data else None
+    if case.is_api:
+        headers = {"Authorization": f"Bearer {token}"} if token else {}
+        return client.open(url, method=case.method, json=data, headers=headers)
+    if case.method == "GET":
+        return client.get(url)
+    return client.post(url, data={**(data or {}), "csrf_token": csrf})
+
+
+def _problems_with(response: Any, case: Case, who: Role | str) -> list[str]:
+    status, location = _expected(case, who)
+    label = f"{case.method} {case.rule} as {who}"
+    problems = []
+    if response.status_code != status:
+        problems.append(f"{label}: got {response.status_code}, expected {status}")
+    elif status == 302 and location and not response.headers["Location"].startswith(location):
+        problems.append(f"{label}: redirected to {response.headers['Location']}, not {location}")
+    if case.is_api and response.status_code in {401, 403}:
+        body = response.get_json(silent=True) or {}
+        error = body.get("error") or {}
+        if set(error) != {"code", "message", "fields"}:
+            problems.append(f"{label}: {response.status_code} is not a JSON error: {body!r}")
+        if response.status_code == 401 and "Bearer" not in response.headers.get(
+            "WWW-Authenticate", ""
+        ):
+            problems.append(f"{label}: 401 without a WWW-Authenticate: Bearer challenge")
+    return problems
+
+
+def _walk(
+    client: FlaskClient,
+    session: Session,
+    who: Role | str,
+    cases: list[Case],
+    *,
+    user: User | None,
+    csrf: str = "",
+    token: str | None = None,
+) -> list[str]:
+    """Send every case as ``who``; return every deviation from the matrix."""
+    role = who if isinstance(who, Role) else None
+    seed = _seed(session, user, role)
+    problems: list[str] = []
+    for case in cases:
+        response = _send(client, case, seed, csrf, token)
+        problems += _problems_with(response, case, who)
+        if case.done is not None:
+            session.rollback()  # see what the request committed
+            probe = Probe(client, session, seed)
+            if _is_allowed(case, who) and not case.done(probe):
+                problems.append(f"{case.method} {case.rule} as {who}: allowed, but not done")
+            if not _is_allowed(case, who) and case.check_denied and case.done(probe):
+                problems.append(f"{case.method} {case.rule} as {who}: denied, but done anyway")
+        if case.method != "GET":
+            seed = _seed(session, user, role)
+    return problems
+
+
+def _last_the_session_changers(case: Case) -> int:
+    """Signing out and in change who the client is, so those rows go last, in that order."""
+    return {"/logout": 1, "/login": 2}.get(case.rule, 0) if case.method == "POST" else 0
+
+
+HTML_CASES = sorted((c for c in MATRIX.values() if not c.is_api), key=_last_the_session_changers)
+API_CASES = [c for c in MATRIX.values() if c.is_api]
+
+
+@pytest.mark.parametrize("who", WHO, ids=str)
+def test_pages_and_form_actions_answer_each_role_as_the_matrix_says(
+    app: Flask, client: FlaskClient, db_session: Session, login_as, who: Role | str
+) -> None:
+    if who == ANONYMOUS:
+        # someone to sign in as (POST /login) and to point /admin/users/<id> at
+        user = make_user(db_session, Role.AGENT, email="someone@example.org")
+        csrf = csrf_from(client.get("/login").get_data(as_text=True))
+    else:
+        user = login_as(who)
+        csrf = csrf_from(client.get("/account").get_data(as_text=True))
+    problems = _walk(client, db_session, who, HTML_CASES, user=user, csrf=csrf)
+    assert not problems, "\n".join(problems)
+
+
+@pytest.mark.parametrize("who", WHO, ids=str)
+def test_api_endpoints_answer_each_role_as_the_matrix_says(
+    client: FlaskClient, db_session: Session, api_token, who: Role | str
+) -> None:
+    token = None if who == ANONYMOUS else api_token(who)
+    problems = _walk(client, db_session, who, API_CASES, user=None, token=token)
+    assert not problems, "\n".join(problems)
+
+
+def test_an_unknown_bearer_token_is_anonymous(client: FlaskClient, db_session: Session) -> None:
+    for case in (c for c in API_CASES if c.allowed != PUBLIC):
+        response = client.open(
+            case.url(defaultdict(lambda: "1")),
+            method=case.method,
+            json={},
+            headers={"Authorization": "Bearer cxj_not-a-token"},
+        )
+        assert response.status_code == 401, f"{case.method} {case.rule}"
+        assert response.get_json()["error"]["code"] == "unauthorized"
+
+
+def _routes(app: Flask) -> set[tuple[str, str]]:
+    return {
+        (method, rule.rule)
+        for rule in app.url_map.iter_rules()
+        if not rule.endpoint.startswith(SKIPPED_ENDPOINTS)
+        for method in rule.methods - {"HEAD", "OPTIONS"}
+    }
+
+
+def test_every_route_and_method_is_in_the_matrix(app: Flask) -> None:
+    missing = sorted(_routes(app) - set(MATRIX))
+    assert missing == [], "add these routes to MATRIX in tests/test_role_matrix.py"
+
+
+def test_the_matrix_names_no_route_that_does_not_exist(app: Flask) -> None:
+    existing = {
+        (method, rule.rule)
+        for rule in app.url_map.iter_rules()
+        for method in rule.methods - {"HEAD", "OPTIONS"}
+    }
+    assert sorted(set(MATRIX) - existing) == []
+
+
+def test_every_view_is_guarded_by_requires(app: Flask) -> None:
+    unguarded = sorted(
+        endpoint
+        for endpoint, view in app.view_functions.items()
+        if endpoint not in UNGUARDED_ENDPOINTS and not hasattr(view, "required_permissions")
+    )
+    assert unguarded == []
+
+
+def test_the_permissions_on_each_view_grant_exactly_the_roles_in_the_matrix(app: Flask) -> None:
+    """A cross-check that names the decorator to fix when a matrix test fails."""
+    by_rule = {
+        (method, rule.rule): app.view_functions[rule.endpoint]
+        for rule in app.url_map.iter_rules()
+        for method in rule.methods - {"HEAD", "OPTIONS"}
+    }
+    wrong = []
+    for key, case in MATRIX.items():
+        if case.allowed == PUBLIC:
+            continue
+        needed = set(getattr(by_rule[key], "required_permissions", ()))
+        granted = frozenset(r for r in Role if needed <= ROLE_PERMISSIONS[r])
+        if granted != case.allowed:
+            wrong.append(f"{key}: {sorted(needed)} grants {sorted(granted)}")
+    assert wrong == []
+
+
+def test_methods_an_api_endpoint_lacks_answer_405_as_json(
+    app: Flask, client: FlaskClient, db_session: Session, api_token
+) -> None:
+    token = api_token(Role.ADMIN)
+    methods_by_rule: dict[str, set[str]] = defaultdict(set)
+    for method, rule in _routes(app):
+        if rule.startswith("/api/"):
+            methods_by_rule[rule].add(method)
+    for rule, methods in methods_by_rule.items():
+        url = MATRIX[next(iter(methods)), rule].url(defaultdict(lambda: "1"))
+        for method in sorted({"GET", "POST", "PUT", "PATCH", "DELETE"} - methods):
+            response = client.open(
+                url, method=method, json={}, headers={"Authorization": f"Bearer {token}"}
+            )
+            assert response.status_code == 405, f"{method} {rule}"
+            assert response.get_json()["error"]["code"] == "method_not_allowed"
+            assert set(response.headers["Allow"].replace(" ", "").split(",")) >= methods
