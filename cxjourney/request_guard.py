@@ -45,7 +45,7 @@ def _problems_in_json(value: Any, path: str, depth: int, max_text: int) -> dict[
         elif len(value) > max_text:
             problems[path or "$"] = _("Text is too long (at most %(n)d characters).", n=max_text)
         elif not _is_unicode(value):
-            problems[path or "$"] = _("The input is not valid.")  # lone surrogates
+            problems[path or "$"] = _("Text must be valid Unicode.")  # lone surrogates
     elif isinstance(value, bool) or value is None:
         pass
     elif isinstance(value, int):
