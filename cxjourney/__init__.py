@@ -46,10 +46,11 @@ def create_app(config: type[Config] | Config | Mapping[str, Any] | None = None) 
     from .auth.admin_views import bp as admin_bp
     from .auth.views import bp as auth_bp
     from .cli import register_commands
-    from .journey.views import bp as journey_bp
+
     # Models of every feature, so the mapper and migrations see the whole schema.
     from .complaints import models as _complaint_models  # noqa: F401
     from .customers import models as _customer_models  # noqa: F401
+    from .journey.views import bp as journey_bp
     from .notifications import models as _notification_models  # noqa: F401
 
     extensions.db.init_app(app)

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy.orm import Session
 
 from cxjourney.auth import services as auth_services
 from cxjourney.auth.models import Team
+from cxjourney.customers import services as customers
+from cxjourney.customers.models import Customer
 from cxjourney.journey import services as journey
 from cxjourney.journey.models import Stage, Touchpoint, Transition
 
@@ -44,6 +46,21 @@ def make_touchpoint(session: Session, key: str = "hotline", **overrides: Any) ->
 
 def make_transition(session: Session, source: Touchpoint, target: Touchpoint) -> Transition:
     return journey.create_transition(session, source=source, target=target, actor=None, at=T0)
+
+
+def make_customer(session: Session, ref: str = "K-1000", **overrides: Any) -> Customer:
+    existing = customers.find_customer(session, ref)
+    if existing is not None:
+        return existing
+    data = customers.CustomerInput(
+        external_ref=ref,
+        name=overrides.pop("name", "Max Mustermann"),
+        acquired_at=overrides.pop("acquired_at", T0 - timedelta(days=400)),
+        **overrides,
+    )
+    customer = customers.create_customer(session, data, actor=None, at=T0)
+    session.commit()
+    return customer
 
 
 def small_journey(session: Session) -> dict[str, Touchpoint]:

@@ -27,18 +27,24 @@ from sqlalchemy.orm import Session
 
 from cxjourney.auth.models import Role, Team, User
 from cxjourney.auth.permissions import ROLE_PERMISSIONS
+from cxjourney.complaints.categories import find_category
+from cxjourney.complaints.models import Category
+from cxjourney.customers.models import ChurnReason, Customer
+from cxjourney.customers.services import find_churn_reason
 from cxjourney.journey import services as journey
 from cxjourney.journey.document import export_journey
 from cxjourney.journey.models import Stage, Touchpoint, Transition
 
 from .conftest import PASSWORD, csrf_from, make_user
-from .factories import T0, make_stage, make_touchpoint, small_journey
+from .factories import T0, make_customer, make_stage, make_touchpoint, small_journey
 
 PUBLIC = "public"
 ANONYMOUS = "anonymous"
 EVERYONE = frozenset(Role)
 EDITORS = frozenset({Role.TOUCHPOINT_MANAGER, Role.ADMIN})
 ADMINS = frozenset({Role.ADMIN})
+SERVICE = frozenset({Role.AGENT, Role.TOUCHPOINT_MANAGER, Role.TEAM_LEAD, Role.ADMIN})
+FRONT_LINE = frozenset({Role.AGENT, Role.TEAM_LEAD, Role.ADMIN})
 WHO = [*Role, ANONYMOUS]
 
 
@@ -90,6 +96,11 @@ def _has_transition(probe: Probe, source: str, target: str) -> bool:
         (t.source.key, t.target.key) == (source, target)
         for t in journey.list_transitions(probe.session)
     )
+
+
+def _customer(probe: Probe, ref: str) -> Customer | None:
+    probe.session.expire_all()
+    return probe.session.scalar(select(Customer).where(Customer.external_ref == ref))
 
 
 def _signed_in(probe: Probe) -> bool:
@@ -384,6 +395,66 @@ def _cases() -> list[Case]:
             data=lambda s: {"name": "Backoffice"},
             done=lambda p: _team(p, "Backoffice") is not None,
         ),
+        Case("GET", "/api/v1/customers", SERVICE, 200),
+        Case(
+            "POST",
+            "/api/v1/customers",
+            FRONT_LINE,
+            201,
+            data=lambda s: {
+                "external_ref": "K-2000",
+                "name": "Erika Mustermann",
+                "acquired_at": "2025-01-01T00:00:00+01:00",
+            },
+            done=lambda p: _customer(p, "K-2000") is not None,
+        ),
+        Case(
+            "GET",
+            "/api/v1/customers/<external_ref>",
+            SERVICE,
+            200,
+            path="/api/v1/customers/K-1000",
+        ),
+        Case(
+            "PUT",
+            "/api/v1/customers/<external_ref>",
+            FRONT_LINE,
+            200,
+            path="/api/v1/customers/K-1000",
+            data=lambda s: {
+                "external_ref": "K-1000",
+                "name": "Max Mustermann-Neu",
+                "acquired_at": "2024-05-01T00:00:00Z",
+            },
+            done=lambda p: _customer(p, "K-1000").name == "Max Mustermann-Neu",
+        ),
+        Case(
+            "PATCH",
+            "/api/v1/customers/<external_ref>",
+            FRONT_LINE,
+            200,
+            path="/api/v1/customers/K-1000",
+            data=lambda s: {"segment": "gewerbe"},
+            done=lambda p: _customer(p, "K-1000").segment == "gewerbe",
+        ),
+        Case("GET", "/api/v1/categories", SERVICE, 200),
+        Case(
+            "POST",
+            "/api/v1/categories",
+            ADMINS,
+            201,
+            data=lambda s: {"key": "billing-error", "name": "Rechnungsfehler"},
+            done=lambda p: find_category(p.session, "billing-error") is not None,
+        ),
+        Case("GET", "/api/v1/churn-reasons", SERVICE, 200),
+        Case(
+            "POST",
+            "/api/v1/churn-reasons",
+            ADMINS,
+            201,
+            data=lambda s: {"key": "price", "name": "Preis"},
+            done=lambda p: find_churn_reason(p.session, "price") is not None,
+        ),
     ]
 
 
@@ -403,10 +474,11 @@ UNGUARDED_ENDPOINTS = {"static", "auth.login", "api-docs.openapi_json"}
 def _seed(session: Session, user: User | None, role: Role | None) -> dict[str, Any]:
     """A fresh journey: the small one, plus an empty stage and an archived touchpoint."""
     session.rollback()
-    for model in (Transition, Touchpoint, Stage, Team):
+    for model in (Customer, Category, ChurnReason, Transition, Touchpoint, Stage, Team):
         session.execute(delete(model))
     session.commit()
     small_journey(session)
+    make_customer(session, "K-1000")
     make_stage(session, "renewal", "Verlängerung")
     fax = make_touchpoint(session, "fax-line", stage="support")
     journey.archive_touchpoint(session, fax, actor=None, at=T0)

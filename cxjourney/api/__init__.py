@@ -23,7 +23,7 @@ class Api(SmorestApi):  # type: ignore[misc]
 
 
 def init_api(app: Flask) -> Api:
-    from . import journey, me, teams, touchpoints, transitions
+    from . import catalogues, customers, journey, me, teams, touchpoints, transitions
 
     api = Api(
         app,
@@ -41,7 +41,7 @@ def init_api(app: Flask) -> Api:
     api.spec.components.security_scheme(
         "bearerAuth", {"type": "http", "scheme": "bearer", "description": "API token"}
     )
-    for module in (me, journey, touchpoints, transitions, teams):
+    for module in (me, journey, touchpoints, transitions, teams, customers, catalogues):
         blueprint: Any = module.blp
         csrf.exempt(blueprint)
         api.register_blueprint(blueprint, url_prefix="/api/v1")

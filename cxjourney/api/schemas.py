@@ -10,6 +10,7 @@ from marshmallow import fields, validate
 
 from ..journey.models import Channel
 from ..journey.services import DESCRIPTION_MAX, KEY_PATTERN, NAME_MAX
+from .fields import Timestamp
 
 KEY = validate.Regexp(KEY_PATTERN, error="Use 1–64 lower-case letters, digits, '-' or '_'.")
 NAME = validate.Length(min=1, max=NAME_MAX)
@@ -167,4 +168,71 @@ class TransitionSchema(StrictSchema):
 
 class TransitionPageSchema(StrictSchema):
     items = fields.List(fields.Nested(TransitionSchema))
+    next = fields.String(allow_none=True)
+
+
+# --- customers and catalogues ------------------------------------------------------------
+
+REF = validate.Regexp(
+    r"^[A-Za-z0-9][A-Za-z0-9._/-]{0,63}$",
+    error="Use 1–64 letters, digits, '.', '_', '/' or '-', starting with a letter or digit.",
+)
+
+
+class CustomerSchema(StrictSchema):
+    external_ref = fields.String(required=True, validate=REF)
+    name = fields.String(required=True, validate=validate.Length(min=1, max=200))
+    email = fields.String(allow_none=True, load_default=None, validate=validate.Length(max=254))
+    phone = fields.String(allow_none=True, load_default=None, validate=validate.Length(max=64))
+    segment = fields.String(allow_none=True, load_default=None, validate=validate.Length(max=64))
+    acquired_at = Timestamp(required=True)
+    churned_at = Timestamp(allow_none=True, load_default=None)
+    churn_reason = fields.String(
+        allow_none=True, load_default=None, metadata={"description": "A churn reason key"}
+    )
+    referred_by = fields.String(
+        allow_none=True, load_default=None, metadata={"description": "Another customer's ref"}
+    )
+    contact_consent = fields.Boolean(load_default=False)
+    created_at = Timestamp(dump_only=True)
+    updated_at = Timestamp(dump_only=True)
+
+
+class CustomerPatchSchema(StrictSchema):
+    external_ref = fields.String(validate=REF)
+    name = fields.String(validate=validate.Length(min=1, max=200))
+    email = fields.String(allow_none=True, validate=validate.Length(max=254))
+    phone = fields.String(allow_none=True, validate=validate.Length(max=64))
+    segment = fields.String(allow_none=True, validate=validate.Length(max=64))
+    acquired_at = Timestamp()
+    churned_at = Timestamp(allow_none=True)
+    churn_reason = fields.String(allow_none=True)
+    referred_by = fields.String(allow_none=True)
+    contact_consent = fields.Boolean()
+
+
+class CustomerListArgsSchema(StrictSchema):
+    limit = fields.Integer(load_default=100, validate=validate.Range(min=1, max=500))
+    cursor = fields.String(load_default=None, validate=validate.Length(max=64))
+    q = fields.String(
+        load_default=None,
+        validate=validate.Length(max=200),
+        metadata={"description": "Search reference, name, email or phone (at most 20 hits)"},
+    )
+    segment = fields.String(load_default=None, validate=validate.Length(max=64))
+
+
+class CustomerPageSchema(StrictSchema):
+    items = fields.List(fields.Nested(CustomerSchema))
+    next = fields.String(allow_none=True)
+
+
+class CatalogueEntrySchema(StrictSchema):
+    key = fields.String(required=True, validate=KEY)
+    name = fields.String(required=True, validate=NAME)
+    active = fields.Boolean(dump_only=True)
+
+
+class CatalogueListSchema(StrictSchema):
+    items = fields.List(fields.Nested(CatalogueEntrySchema))
     next = fields.String(allow_none=True)

@@ -25,17 +25,35 @@ class Permission(enum.StrEnum):
     MANAGE_USERS = "manage_users"
     VIEW_AUDIT = "view_audit"
     VIEW_PERSONAL_DATA = "view_personal_data"
+    VIEW_CUSTOMERS = "view_customers"
+    EDIT_CUSTOMERS = "edit_customers"
+    MANAGE_CATALOGUES = "manage_catalogues"  # complaint categories, churn reasons
+    VIEW_COMPLAINTS = "view_complaints"
+    LOG_COMPLAINTS = "log_complaints"
+    WORK_COMPLAINTS = "work_complaints"  # status, notes, replies on complaints one may see
+    ASSIGN_COMPLAINTS = "assign_complaints"  # give complaints to others, see team queues
+    MANAGE_ROUTING = "manage_routing"
+    MANAGE_SLA = "manage_sla"
 
 
 _EVERYONE = {Permission.VIEW_JOURNEY, Permission.VIEW_TEAMS}
 
+_SERVICE = {
+    Permission.VIEW_PERSONAL_DATA,
+    Permission.VIEW_CUSTOMERS,
+    Permission.VIEW_COMPLAINTS,
+}
+_FRONT_LINE = _SERVICE | {
+    Permission.EDIT_CUSTOMERS,
+    Permission.LOG_COMPLAINTS,
+    Permission.WORK_COMPLAINTS,
+}
+
 ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
     Role.VIEWER: frozenset(_EVERYONE),
-    Role.AGENT: frozenset(_EVERYONE | {Permission.VIEW_PERSONAL_DATA}),
-    Role.TEAM_LEAD: frozenset(_EVERYONE | {Permission.VIEW_PERSONAL_DATA}),
-    Role.TOUCHPOINT_MANAGER: frozenset(
-        _EVERYONE | {Permission.EDIT_JOURNEY, Permission.VIEW_PERSONAL_DATA}
-    ),
+    Role.AGENT: frozenset(_EVERYONE | _FRONT_LINE),
+    Role.TEAM_LEAD: frozenset(_EVERYONE | _FRONT_LINE | {Permission.ASSIGN_COMPLAINTS}),
+    Role.TOUCHPOINT_MANAGER: frozenset(_EVERYONE | _SERVICE | {Permission.EDIT_JOURNEY}),
     Role.ADMIN: frozenset(Permission),
 }
 
