@@ -46,12 +46,8 @@ def create_app(config: type[Config] | Config | Mapping[str, Any] | None = None) 
     from .auth.admin_views import bp as admin_bp
     from .auth.views import bp as auth_bp
     from .cli import register_commands
-
-    # Models of every feature, so the mapper and migrations see the whole schema.
-    from .complaints import models as _complaint_models  # noqa: F401
-    from .customers import models as _customer_models  # noqa: F401
     from .journey.views import bp as journey_bp
-    from .notifications import models as _notification_models  # noqa: F401
+    from .models import __all__ as _all_models  # noqa: F401 - registers every model
 
     extensions.db.init_app(app)
     extensions.migrate.init_app(app, extensions.db, directory=str(PROJECT_ROOT / "migrations"))
