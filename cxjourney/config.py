@@ -64,8 +64,20 @@ class Config:
     WTF_CSRF_ENABLED = True
     WTF_CSRF_TIME_LIMIT = None  # bound to the session instead of a clock
     MAX_CONTENT_LENGTH = _env_int("CXJOURNEY_MAX_CONTENT_LENGTH", 16 * 1024 * 1024)
-    # Largest single text value accepted anywhere (form field or JSON string).
-    MAX_TEXT_LENGTH = 20_000
+    # Largest single text value accepted anywhere (form field or JSON string); fields have
+    # their own, smaller limits, checked where the form can show them.
+    MAX_TEXT_LENGTH = 100_000
+
+    # Complaints: where a complaint goes when no rule matches and its touchpoint has no owner.
+    TRIAGE_TEAM = _env("CXJOURNEY_TRIAGE_TEAM", "Kundenservice")
+    # The SLA business calendar (holidays from the holidays package).
+    SLA_TIMEZONE = _env("CXJOURNEY_SLA_TIMEZONE", _env("CXJOURNEY_TIMEZONE", "Europe/Berlin"))
+    SLA_WORKDAYS = _env("CXJOURNEY_SLA_WORKDAYS", "mon-fri")
+    SLA_HOURS = _env("CXJOURNEY_SLA_HOURS", "08:00-18:00")
+    SLA_HOLIDAY_COUNTRY = _env("CXJOURNEY_SLA_HOLIDAY_COUNTRY", "DE")
+    SLA_HOLIDAY_SUBDIVISION = _env("CXJOURNEY_SLA_HOLIDAY_SUBDIVISION", "")
+    # A likely duplicate: same customer and touchpoint, open, received within this many days.
+    DUPLICATE_WINDOW_DAYS = 14
 
     API_TITLE = "cxjourney API"
     API_VERSION = "v1"

@@ -81,3 +81,64 @@ def small_journey(session: Session) -> dict[str, Touchpoint]:
     make_transition(session, tps["hotline"], tps["cancellation"])
     session.commit()
     return tps
+
+
+def settings_for(app_config: Any) -> Any:
+    from cxjourney.complaints.services import Settings
+
+    return Settings.from_config(app_config)
+
+
+def make_category(session: Session, key: str = "billing", name: str = "Rechnung") -> Any:
+    from cxjourney.complaints import categories
+
+    return categories.find_category(session, key) or categories.create_category(
+        session, key=key, name=name, actor=None, at=T0
+    )
+
+
+def make_policy(session: Session, severity: str = "medium", **overrides: Any) -> Any:
+    from cxjourney.complaints.models import Severity, SlaPolicy
+
+    policy = SlaPolicy(
+        name=overrides.pop("name", f"{severity} default"),
+        severity=Severity(severity),
+        first_response_minutes=overrides.pop("first_response_minutes", 240),
+        next_update_minutes=overrides.pop("next_update_minutes", 480),
+        resolution_minutes=overrides.pop("resolution_minutes", 2400),
+        business_hours=overrides.pop("business_hours", True),
+        warning_percent=overrides.pop("warning_percent", 80),
+        created_at=T0,
+        updated_at=T0,
+        **overrides,
+    )
+    session.add(policy)
+    session.flush()
+    return policy
+
+
+def make_complaint(
+    session: Session, settings: Any, *, actor: Any = None, at: datetime = T0, **overrides: Any
+) -> Any:
+    from cxjourney.complaints.models import Severity
+    from cxjourney.complaints.services import ComplaintInput, log_complaint
+    from cxjourney.journey.models import Channel
+
+    touchpoint = overrides.pop("touchpoint", None)
+    if touchpoint is None or isinstance(touchpoint, str):
+        touchpoint = journey.find_touchpoint_by_key(session, touchpoint or "hotline") or (
+            make_touchpoint(session, touchpoint or "hotline")
+        )
+    data = ComplaintInput(
+        customer=overrides.pop("customer", None) or make_customer(session),
+        touchpoint=touchpoint,
+        channel=Channel(overrides.pop("channel", "letter")),
+        category=overrides.pop("category", None) or make_category(session),
+        severity=Severity(overrides.pop("severity", "medium")),
+        subject=overrides.pop("subject", "Rechnung doppelt abgebucht"),
+        description=overrides.pop("description", "Der Betrag wurde zweimal abgebucht."),
+        **overrides,
+    )
+    complaint, _created = log_complaint(session, data, actor=actor, at=at, settings=settings)
+    session.commit()
+    return complaint

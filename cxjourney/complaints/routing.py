@@ -1,0 +1,284 @@
+"""Routing: which team (and possibly which agent) a new complaint goes to, and why.
+
+The first active rule in priority order whose conditions all hold decides. No rule →
+the touchpoint's owner team (team queue); no owner → the configured triage team.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from flask_babel import lazy_gettext as _l
+from sqlalchemy import func, select, update
+from sqlalchemy.orm import Session
+
+from ..audit.services import record_audit
+from ..auth.models import Role, Team, User
+from ..auth.services import find_team_by_name
+from ..errors import Conflict, NotFound, ValidationError
+from ..journey.models import Channel, Touchpoint
+from .models import (
+    AssignmentStrategy,
+    Category,
+    Complaint,
+    ComplaintStatus,
+    RoutingRule,
+    Severity,
+)
+
+OPEN_STATUSES = (
+    ComplaintStatus.NEW,
+    ComplaintStatus.IN_PROGRESS,
+    ComplaintStatus.WAITING_ON_CUSTOMER,
+)
+
+
+@dataclass(frozen=True)
+class RoutingInput:
+    touchpoint: Touchpoint
+    category: Category | None
+    channel: Channel
+    severity: Severity
+    segment: str | None
+
+
+@dataclass(frozen=True)
+class RoutingDecision:
+    team: Team
+    assignee: User | None
+    rule: RoutingRule | None
+    reason: str  # "rule", "owner" or "triage"
+
+    @property
+    def routed_by(self) -> str:
+        """The API's ``routed_by``: which rule decided, or which fallback."""
+        if self.rule is not None:
+            return f"rule:{self.rule.id}:{self.rule.name}"[:200]
+        return self.reason
+
+
+def rule_matches(rule: RoutingRule, attrs: RoutingInput) -> bool:
+    if rule.touchpoint_id is not None and rule.touchpoint_id != attrs.touchpoint.id:
+        return False
+    if rule.stage_id is not None and rule.stage_id != attrs.touchpoint.stage_id:
+        return False
+    if rule.category_id is not None and (
+        attrs.category is None or rule.category_id != attrs.category.id
+    ):
+        return False
+    if rule.channel is not None and rule.channel != attrs.channel:
+        return False
+    if rule.min_severity is not None and attrs.severity.rank < rule.min_severity.rank:
+        return False
+    return rule.segment is None or rule.segment == attrs.segment
+
+
+def list_rules(session: Session) -> list[RoutingRule]:
+    return list(session.scalars(select(RoutingRule).order_by(RoutingRule.priority, RoutingRule.id)))
+
+
+def get_rule(session: Session, rule_id: int) -> RoutingRule:
+    rule = session.get(RoutingRule, rule_id)
+    if rule is None:
+        raise NotFound(str(_l("No such routing rule.")))
+    return rule
+
+
+def matching_rule(session: Session, attrs: RoutingInput) -> RoutingRule | None:
+    for rule in list_rules(session):
+        if rule.active and rule.team.active and rule_matches(rule, attrs):
+            return rule
+    return None
+
+
+def team_agents(session: Session, team: Team) -> list[User]:
+    """Active agents of a team, in a stable order (round robin walks this list)."""
+    return list(
+        session.scalars(
+            select(User)
+            .where(User.team_id == team.id, User.active.is_(True), User.role == Role.AGENT)
+            .order_by(User.id)
+        )
+    )
+
+
+def open_counts(session: Session, users: list[User]) -> dict[int, int]:
+    if not users:
+        return {}
+    rows = session.execute(
+        select(Complaint.assignee_id, func.count())
+        .where(Complaint.assignee_id.in_([u.id for u in users]))
+        .where(Complaint.status.in_(OPEN_STATUSES))
+        .group_by(Complaint.assignee_id)
+    )
+    counts = dict(rows.all())
+    return {u.id: counts.get(u.id, 0) for u in users}
+
+
+def _least_loaded(session: Session, team: Team) -> User | None:
+    agents = team_agents(session, team)
+    counts = open_counts(session, agents)
+    return min(agents, key=lambda u: (counts[u.id], u.id), default=None)
+
+
+def _next_in_turn(agents: list[User], last_id: int | None) -> User | None:
+    if not agents:
+        return None
+    later = [a for a in agents if last_id is not None and a.id > last_id]
+    return later[0] if later else agents[0]
+
+
+def _round_robin(session: Session, rule: RoutingRule, *, commit_turn: bool) -> User | None:
+    if not commit_turn:
+        return _next_in_turn(team_agents(session, rule.team), rule.last_assignee_id)
+    # Take the rule's row lock first (a no-op UPDATE): concurrent intakes, in any worker or
+    # on any node, then take turns one after another, on PostgreSQL and SQLite alike.
+    session.execute(
+        update(RoutingRule)
+        .where(RoutingRule.id == rule.id)
+        .values(last_assignee_id=RoutingRule.last_assignee_id)
+    )
+    last_id = session.scalar(select(RoutingRule.last_assignee_id).where(RoutingRule.id == rule.id))
+    chosen = _next_in_turn(team_agents(session, rule.team), last_id)
+    if chosen is not None:
+        session.execute(
+            update(RoutingRule)
+            .where(RoutingRule.id == rule.id)
+            .values(last_assignee_id=chosen.id)
+            .execution_options(synchronize_session=False)
+        )
+        session.expire(rule, ["last_assignee_id"])
+    return chosen
+
+
+def _assignee(session: Session, rule: RoutingRule, *, commit_turn: bool) -> User | None:
+    if rule.user is not None and rule.user.active and rule.user.team_id == rule.team_id:
+        return rule.user
+    if rule.strategy is AssignmentStrategy.ROUND_ROBIN:
+        return _round_robin(session, rule, commit_turn=commit_turn)
+    if rule.strategy is AssignmentStrategy.LEAST_LOADED:
+        return _least_loaded(session, rule.team)
+    return None
+
+
+def decide(
+    session: Session, attrs: RoutingInput, *, triage_team: str | None, commit_turn: bool = True
+) -> RoutingDecision:
+    """Where a complaint with these attributes goes.
+
+    ``commit_turn=False`` is the preview: it tells whose turn it would be without taking it.
+    Raises Conflict when nothing matches, the touchpoint has no owner and no triage team exists.
+    """
+    rule = matching_rule(session, attrs)
+    if rule is not None:
+        return RoutingDecision(
+            rule.team, _assignee(session, rule, commit_turn=commit_turn), rule, "rule"
+        )
+    owner = attrs.touchpoint.owner_team
+    if owner is not None and owner.active:
+        return RoutingDecision(owner, None, None, "owner")
+    triage = find_team_by_name(session, triage_team) if triage_team else None
+    if triage is None or not triage.active:
+        raise Conflict(
+            str(_l("No rule matches, the touchpoint has no owner and no triage team is set up."))
+        )
+    return RoutingDecision(triage, None, None, "triage")
+
+
+# --- rule administration ------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class RuleInput:
+    name: str
+    priority: int
+    team: Team | None
+    active: bool = True
+    touchpoint: Touchpoint | None = None
+    stage_id: int | None = None
+    category: Category | None = None
+    channel: Channel | None = None
+    min_severity: Severity | None = None
+    segment: str | None = None
+    user: User | None = None
+    strategy: AssignmentStrategy = AssignmentStrategy.TEAM_QUEUE
+
+
+def _rule_snapshot(rule: RoutingRule) -> dict[str, object]:
+    return {
+        "name": rule.name,
+        "priority": rule.priority,
+        "active": rule.active,
+        "touchpoint": rule.touchpoint.key if rule.touchpoint else None,
+        "stage": rule.stage.key if rule.stage else None,
+        "category": rule.category.key if rule.category else None,
+        "channel": rule.channel.value if rule.channel else None,
+        "min_severity": rule.min_severity.value if rule.min_severity else None,
+        "segment": rule.segment,
+        "team": rule.team.name if rule.team else None,
+        "user": rule.user.email if rule.user else None,
+        "strategy": rule.strategy.value,
+    }
+
+
+def _check_rule(data: RuleInput) -> dict[str, str]:
+    problems: dict[str, str] = {}
+    name = " ".join((data.name or "").split())
+    if not name or len(name) > 120:
+        problems["name"] = str(_l("Enter a name of at most %(n)d characters.", n=120))
+    if not 0 <= data.priority <= 1_000_000:
+        problems["priority"] = str(_l("Expected a whole number from 0 to %(n)d.", n=1_000_000))
+    if data.team is None:
+        problems["team"] = str(_l("Choose a team."))
+    elif not data.team.active:
+        problems["team"] = str(_l("This team is deactivated."))
+    if data.user is not None and (data.team is None or data.user.team_id != data.team.id):
+        problems["user"] = str(_l("The person must belong to the target team."))
+    if data.segment is not None and len(data.segment) > 64:
+        problems["segment"] = str(_l("Use at most %(n)d characters.", n=64))
+    return problems
+
+
+def save_rule(
+    session: Session,
+    rule: RoutingRule | None,
+    data: RuleInput,
+    *,
+    actor: User | None,
+    at: datetime,
+) -> RoutingRule:
+    """Create (rule=None) or change a routing rule. Raises ValidationError naming bad fields."""
+    if problems := _check_rule(data):
+        raise ValidationError(problems)
+    before = _rule_snapshot(rule) if rule is not None else None
+    if rule is None:
+        rule = RoutingRule(created_at=at)
+        session.add(rule)
+    rule.name = " ".join(data.name.split())
+    rule.priority = data.priority
+    rule.active = data.active
+    rule.touchpoint = data.touchpoint
+    rule.stage_id = data.stage_id
+    rule.category = data.category
+    rule.channel = data.channel
+    rule.min_severity = data.min_severity
+    rule.segment = data.segment or None
+    rule.team = data.team  # type: ignore[assignment]
+    rule.user = data.user
+    rule.strategy = data.strategy
+    rule.updated_at = at
+    session.flush()
+    session.refresh(rule)
+    record_audit(
+        session,
+        actor=actor,
+        at=at,
+        action="routing_rule.updated" if before else "routing_rule.created",
+        entity_type="routing_rule",
+        entity_id=rule.id,
+        entity_label=rule.name,
+        before=before,
+        after=_rule_snapshot(rule),
+    )
+    return rule

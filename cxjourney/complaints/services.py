@@ -1,0 +1,664 @@
+"""Complaints: log, route, work (status, notes, replies, assignment), and who may see what."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from decimal import Decimal
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from flask_babel import lazy_gettext as _l
+from sqlalchemy import ColumnElement, and_, false, or_, select, true
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from ..auth.models import Role, Team, User
+from ..auth.permissions import Permission, can
+from ..customers.models import Customer
+from ..errors import Conflict, NotFound, ValidationError
+from ..journey.models import Channel, Touchpoint
+from . import sla
+from .models import (
+    Category,
+    Complaint,
+    ComplaintEvent,
+    ComplaintStatus,
+    EventKind,
+    ResolutionCode,
+    Severity,
+)
+from .routing import OPEN_STATUSES, RoutingInput, decide
+
+SUBJECT_MAX = 200
+TEXT_MAX = 10_000
+IDEMPOTENCY_KEY_MAX = 128
+# Offline channels: the form asks when the complaint was received (post, fax, counter).
+OFFLINE_CHANNELS = frozenset({Channel.LETTER, Channel.FAX, Channel.IN_PERSON, Channel.PHONE})
+
+ALLOWED_MOVES: dict[ComplaintStatus, frozenset[ComplaintStatus]] = {
+    ComplaintStatus.NEW: frozenset(
+        {ComplaintStatus.IN_PROGRESS, ComplaintStatus.WAITING_ON_CUSTOMER, ComplaintStatus.RESOLVED}
+    ),
+    ComplaintStatus.IN_PROGRESS: frozenset(
+        {ComplaintStatus.WAITING_ON_CUSTOMER, ComplaintStatus.RESOLVED}
+    ),
+    ComplaintStatus.WAITING_ON_CUSTOMER: frozenset(
+        {ComplaintStatus.IN_PROGRESS, ComplaintStatus.RESOLVED}
+    ),
+    # Moving a resolved or closed complaint back to work is a reopen.
+    ComplaintStatus.RESOLVED: frozenset({ComplaintStatus.CLOSED, ComplaintStatus.IN_PROGRESS}),
+    ComplaintStatus.CLOSED: frozenset({ComplaintStatus.IN_PROGRESS}),
+}
+DONE = frozenset({ComplaintStatus.RESOLVED, ComplaintStatus.CLOSED})
+
+
+def actor_label(actor: User | None) -> str:
+    return actor.email if actor is not None else "system"
+
+
+def record_event(
+    session: Session,
+    complaint: Complaint,
+    kind: EventKind,
+    *,
+    actor: User | None,
+    at: datetime,
+    body: str | None = None,
+    channel: Channel | None = None,
+    data: dict[str, Any] | None = None,
+) -> ComplaintEvent:
+    """Append one timeline entry (never updated afterwards)."""
+    event = ComplaintEvent(
+        complaint_id=complaint.id,
+        kind=kind,
+        at=at,
+        actor_id=actor.id if actor is not None else None,
+        actor_label=actor_label(actor),
+        body=body,
+        channel=channel,
+        data=data,
+    )
+    session.add(event)
+    return event
+
+
+def timeline(session: Session, complaint: Complaint) -> list[ComplaintEvent]:
+    return list(
+        session.scalars(
+            select(ComplaintEvent)
+            .where(ComplaintEvent.complaint_id == complaint.id)
+            .order_by(ComplaintEvent.at, ComplaintEvent.id)
+        )
+    )
+
+
+def pause_intervals(session: Session, complaint: Complaint) -> list[tuple[datetime, datetime]]:
+    """When the complaint waited on the customer (closed intervals), from its timeline."""
+    intervals: list[tuple[datetime, datetime]] = []
+    started: datetime | None = None
+    for event in timeline(session, complaint):
+        if event.kind is not EventKind.STATUS_CHANGED or not event.data:
+            continue
+        if event.data.get("to") == ComplaintStatus.WAITING_ON_CUSTOMER.value:
+            started = event.at
+        elif event.data.get("from") == ComplaintStatus.WAITING_ON_CUSTOMER.value and started:
+            intervals.append((started, event.at))
+            started = None
+    return intervals
+
+
+# --- visibility --------------------------------------------------------------------------
+
+
+def visible_to(user: User) -> ColumnElement[bool]:
+    """SQL condition: complaints ``user`` may see. Agents and team leads see their team's
+    complaints and those they logged or hold; managers and admins see all."""
+    if not can(user, Permission.VIEW_COMPLAINTS):
+        return false()
+    if user.role in (Role.ADMIN, Role.TOUCHPOINT_MANAGER):
+        return true()
+    conditions = [Complaint.assignee_id == user.id, Complaint.created_by_id == user.id]
+    if user.team_id is not None:
+        conditions.append(Complaint.team_id == user.team_id)
+    return or_(*conditions)
+
+
+def can_see(user: User, complaint: Complaint) -> bool:
+    if not can(user, Permission.VIEW_COMPLAINTS):
+        return False
+    if user.role in (Role.ADMIN, Role.TOUCHPOINT_MANAGER):
+        return True
+    return user.id in (complaint.assignee_id, complaint.created_by_id) or (
+        user.team_id is not None and complaint.team_id == user.team_id
+    )
+
+
+def get_complaint(session: Session, reference: str, *, viewer: User) -> Complaint:
+    """The complaint with this reference, if ``viewer`` may see it; else NotFound (a guessed
+    reference must not reveal that it exists)."""
+    complaint = session.scalar(select(Complaint).where(Complaint.reference == reference))
+    if complaint is None or not can_see(viewer, complaint):
+        raise NotFound(str(_l("No complaint with the reference %(ref)s.", ref=reference)))
+    return complaint
+
+
+def likely_duplicates(
+    session: Session, *, customer: Customer, touchpoint: Touchpoint, now: datetime, days: int
+) -> list[Complaint]:
+    """Open complaints of the same customer at the same touchpoint received recently."""
+    return list(
+        session.scalars(
+            select(Complaint)
+            .where(
+                Complaint.customer_id == customer.id,
+                Complaint.touchpoint_id == touchpoint.id,
+                Complaint.status.in_(OPEN_STATUSES),
+                Complaint.received_at >= now - timedelta(days=days),
+            )
+            .order_by(Complaint.received_at.desc())
+        )
+    )
+
+
+def customer_complaints(session: Session, customer: Customer, *, viewer: User) -> list[Complaint]:
+    return list(
+        session.scalars(
+            select(Complaint)
+            .where(Complaint.customer_id == customer.id, visible_to(viewer))
+            .order_by(Complaint.received_at.desc())
+        )
+    )
+
+
+# --- intake ------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ComplaintInput:
+    customer: Customer | None
+    touchpoint: Touchpoint | None
+    channel: Channel | None
+    category: Category | None
+    severity: Severity | None
+    subject: str
+    description: str
+    desired_outcome: str = ""
+    received_at: datetime | None = None
+    idempotency_key: str | None = None
+
+
+@dataclass(frozen=True)
+class Settings:
+    """What intake and the SLA clocks need from the configuration."""
+
+    triage_team: str | None
+    timezone: str
+    calendar: dict[str, Any]
+
+    @classmethod
+    def from_config(cls, config: Any) -> Settings:
+        keys = (
+            "SLA_TIMEZONE",
+            "SLA_WORKDAYS",
+            "SLA_HOURS",
+            "SLA_HOLIDAY_COUNTRY",
+            "SLA_HOLIDAY_SUBDIVISION",
+        )
+        return cls(
+            triage_team=config.get("TRIAGE_TEAM"),
+            timezone=config.get("BABEL_DEFAULT_TIMEZONE", "Europe/Berlin"),
+            calendar={k: config.get(k) for k in keys},
+        )
+
+
+def _text(
+    value: str | None, field: str, limit: int, problems: dict[str, str], *, required: bool
+) -> str:
+    cleaned = (value or "").strip()
+    if required and not cleaned:
+        problems[field] = str(_l("This field is required."))
+    elif len(cleaned) > limit:
+        problems[field] = str(_l("Use at most %(n)d characters.", n=limit))
+    return cleaned
+
+
+def _check_intake(data: ComplaintInput, at: datetime) -> dict[str, Any]:
+    problems: dict[str, str] = {}
+    if data.customer is None:
+        problems["customer"] = str(_l("Choose or create the customer."))
+    if data.touchpoint is None:
+        problems["touchpoint"] = str(_l("Choose the touchpoint."))
+    elif data.touchpoint.archived:
+        problems["touchpoint"] = str(_l("This touchpoint is archived."))
+    if data.channel is None:
+        problems["channel"] = str(_l("Choose the channel."))
+    if data.category is None:
+        problems["category"] = str(_l("Choose a category."))
+    elif not data.category.active:
+        problems["category"] = str(_l("This category is no longer in use."))
+    if data.severity is None:
+        problems["severity"] = str(_l("Choose the severity."))
+    values = {
+        "subject": _text(data.subject, "subject", SUBJECT_MAX, problems, required=True),
+        "description": _text(data.description, "description", TEXT_MAX, problems, required=True),
+        "desired_outcome": _text(
+            data.desired_outcome, "desired_outcome", TEXT_MAX, problems, required=False
+        ),
+    }
+    received = data.received_at or at
+    if received > at + timedelta(minutes=5):
+        problems["received_at"] = str(_l("The date received cannot lie in the future."))
+    values["received_at"] = min(received, at)
+    if (
+        data.idempotency_key is not None
+        and not 0 < len(data.idempotency_key) <= IDEMPOTENCY_KEY_MAX
+    ):
+        problems["idempotency_key"] = str(
+            _l("Use at most %(n)d characters.", n=IDEMPOTENCY_KEY_MAX)
+        )
+    if problems:
+        raise ValidationError(problems)
+    return values
+
+
+def find_by_idempotency_key(session: Session, actor: User | None, key: str) -> Complaint | None:
+    return session.scalar(
+        select(Complaint).where(
+            Complaint.created_by_id == (actor.id if actor else None),
+            Complaint.idempotency_key == key,
+        )
+    )
+
+
+def log_complaint(
+    session: Session,
+    data: ComplaintInput,
+    *,
+    actor: User | None,
+    at: datetime,
+    settings: Settings,
+) -> tuple[Complaint, bool]:
+    """Log a complaint: validate, route, start the SLA clocks, write the timeline.
+
+    Returns the complaint and whether it was created (False: the idempotency key was seen
+    before, and the earlier complaint is returned). Raises ValidationError naming every bad
+    field, Conflict when routing finds no team.
+    """
+    if data.idempotency_key:
+        earlier = find_by_idempotency_key(session, actor, data.idempotency_key)
+        if earlier is not None:
+            return earlier, False
+    values = _check_intake(data, at)
+    customer, touchpoint, channel = data.customer, data.touchpoint, data.channel
+    category, severity = data.category, data.severity
+    if customer is None or touchpoint is None or channel is None or severity is None:
+        raise ValidationError({"customer": "unreachable: checked above"})  # for the type checker
+    decision = decide(
+        session,
+        RoutingInput(touchpoint, category, channel, severity, customer.segment),
+        triage_team=settings.triage_team,
+    )
+    complaint = Complaint(
+        customer=data.customer,
+        touchpoint=data.touchpoint,
+        channel=data.channel,
+        category=data.category,
+        severity=data.severity,
+        status=ComplaintStatus.NEW,
+        team=decision.team,
+        assignee=decision.assignee,
+        routing_rule=decision.rule,
+        routed_by=decision.routed_by,
+        created_by_id=actor.id if actor else None,
+        idempotency_key=data.idempotency_key,
+        created_at=at,
+        updated_at=at,
+        **values,
+    )
+    policy = sla.select_policy(session, severity=severity, touchpoint=touchpoint, customer=customer)
+    clock = sla.clock_for(policy, settings.calendar) if policy else None
+    sla.compute_dues(complaint, policy, clock)
+    session.add(complaint)
+    try:
+        with session.begin_nested():
+            session.flush()
+    except IntegrityError:
+        # The same idempotency key arrived twice at once: the other request won.
+        if data.idempotency_key:
+            earlier = find_by_idempotency_key(session, actor, data.idempotency_key)
+            if earlier is not None:
+                return earlier, False
+        raise
+    year = complaint.created_at.astimezone(ZoneInfo(settings.timezone)).year
+    complaint.reference = f"CX-{year}-{complaint.id:06d}"
+    record_event(
+        session,
+        complaint,
+        EventKind.CREATED,
+        actor=actor,
+        at=at,
+        channel=data.channel,
+        data={"received_at": values["received_at"].isoformat()},
+    )
+    record_event(
+        session,
+        complaint,
+        EventKind.ROUTED,
+        actor=actor,
+        at=at,
+        data={
+            "team": decision.team.name,
+            "reason": decision.reason,
+            "rule_id": decision.rule.id if decision.rule else None,
+            "rule": decision.rule.name if decision.rule else None,
+        },
+    )
+    if decision.assignee is not None:
+        record_event(
+            session,
+            complaint,
+            EventKind.ASSIGNED,
+            actor=actor,
+            at=at,
+            data={"to": decision.assignee.email, "team": decision.team.name},
+        )
+    session.flush()
+    return complaint, True
+
+
+def link_contact(
+    session: Session,
+    complaint: Complaint,
+    *,
+    channel: Channel,
+    text: str,
+    actor: User | None,
+    at: datetime,
+) -> ComplaintEvent:
+    """The customer got in touch again about an open complaint: add it there, no new one."""
+    problems: dict[str, str] = {}
+    body = _text(text, "description", TEXT_MAX, problems, required=True)
+    if problems:
+        raise ValidationError(problems)
+    complaint.updated_at = at
+    return record_event(
+        session,
+        complaint,
+        EventKind.LINKED,
+        actor=actor,
+        at=at,
+        body=body,
+        channel=channel,
+        data={"channel": channel.value},
+    )
+
+
+# --- work --------------------------------------------------------------------------------
+
+
+def _check_version(complaint: Complaint, expected: int | None) -> None:
+    if expected is not None and expected != complaint.version:
+        raise Conflict(
+            str(
+                _l(
+                    "Someone else changed this complaint in the meantime (version %(now)d, "
+                    "you edited version %(yours)d). Check the current state and try again.",
+                    now=complaint.version,
+                    yours=expected,
+                )
+            )
+        )
+
+
+def _clock(complaint: Complaint, settings: Settings) -> Any:
+    policy = complaint.sla_policy
+    return sla.clock_for(policy, settings.calendar) if policy else None
+
+
+def transition_complaint(
+    session: Session,
+    complaint: Complaint,
+    *,
+    to: ComplaintStatus,
+    actor: User | None,
+    at: datetime,
+    settings: Settings,
+    note: str = "",
+    resolution_code: ResolutionCode | None = None,
+    resolution: str = "",
+    compensation: Decimal | None = None,
+    expected_version: int | None = None,
+) -> ComplaintEvent:
+    """Move a complaint to a new status and record who did it.
+
+    Raises Conflict on a stale version, ValidationError (field ``to``) when the lifecycle
+    forbids the move, and when a resolution lacks its code or text.
+    """
+    _check_version(complaint, expected_version)
+    current = complaint.status
+    if to not in ALLOWED_MOVES[current]:
+        raise ValidationError(
+            {
+                "to": str(
+                    _l(
+                        "A complaint cannot move from %(from)s to %(to)s.",
+                        **{"from": current.value, "to": to.value},
+                    )
+                )
+            }
+        )
+    problems: dict[str, str] = {}
+    note = _text(note, "note", TEXT_MAX, problems, required=False)
+    if to is ComplaintStatus.RESOLVED:
+        if resolution_code is None:
+            problems["resolution_code"] = str(_l("Choose how the complaint was resolved."))
+        resolution = _text(resolution, "resolution", TEXT_MAX, problems, required=True)
+        if compensation is not None and not Decimal(0) <= compensation < Decimal("1e10"):
+            problems["compensation"] = str(_l("Enter an amount of 0 or more."))
+    if problems:
+        raise ValidationError(problems)
+
+    clock = _clock(complaint, settings)
+    if current is ComplaintStatus.WAITING_ON_CUSTOMER and complaint.paused_since is not None:
+        sla.shift_dues(complaint, clock, complaint.paused_since, at)
+        complaint.paused_since = None
+    if to is ComplaintStatus.WAITING_ON_CUSTOMER:
+        complaint.paused_since = at
+    reopening = current in DONE and to is ComplaintStatus.IN_PROGRESS
+    if to is ComplaintStatus.RESOLVED:
+        complaint.resolved_at = complaint.resolved_at or at
+        complaint.resolution_code = resolution_code
+        complaint.resolution = resolution
+        complaint.compensation = compensation
+        complaint.next_update_due_at = None
+    elif to is ComplaintStatus.CLOSED:
+        complaint.closed_at = at
+        complaint.next_update_due_at = None
+    if reopening:
+        complaint.reopen_count += 1
+        complaint.resolution_code = None
+        complaint.resolution = None
+        complaint.compensation = None
+        complaint.closed_at = None
+        if clock is not None and complaint.sla_policy is not None:
+            # The customer is waiting again: a fresh next-update clock from now.
+            complaint.next_update_due_at = clock.add(
+                at, complaint.sla_policy.next_update_minutes * 60
+            )
+    complaint.status = to
+    complaint.updated_at = at
+    data: dict[str, Any] = {"from": current.value, "to": to.value}
+    if to is ComplaintStatus.RESOLVED:
+        data.update(
+            resolution_code=resolution_code.value if resolution_code else None,
+            compensation=f"{compensation:.2f}" if compensation is not None else None,
+        )
+    if reopening:
+        record_event(
+            session,
+            complaint,
+            EventKind.REOPENED,
+            actor=actor,
+            at=at,
+            body=note or None,
+            data={"from": current.value},
+        )
+    event = record_event(
+        session,
+        complaint,
+        EventKind.STATUS_CHANGED,
+        actor=actor,
+        at=at,
+        body=(resolution if to is ComplaintStatus.RESOLVED else note) or None,
+        data=data,
+    )
+    session.flush()
+    return event
+
+
+def add_note(
+    session: Session,
+    complaint: Complaint,
+    *,
+    text: str,
+    actor: User | None,
+    at: datetime,
+    expected_version: int | None = None,
+) -> ComplaintEvent:
+    """An internal note on the timeline (the customer never sees it)."""
+    _check_version(complaint, expected_version)
+    problems: dict[str, str] = {}
+    body = _text(text, "text", TEXT_MAX, problems, required=True)
+    if problems:
+        raise ValidationError(problems)
+    complaint.updated_at = at
+    event = record_event(session, complaint, EventKind.NOTE, actor=actor, at=at, body=body)
+    session.flush()
+    return event
+
+
+def add_reply(
+    session: Session,
+    complaint: Complaint,
+    *,
+    text: str,
+    channel: Channel | None,
+    actor: User | None,
+    at: datetime,
+    settings: Settings,
+    expected_version: int | None = None,
+) -> ComplaintEvent:
+    """A reply to the customer, logged with its channel: the first one is the first response,
+    and every one restarts the next-update clock."""
+    _check_version(complaint, expected_version)
+    problems: dict[str, str] = {}
+    body = _text(text, "text", TEXT_MAX, problems, required=True)
+    if channel is None:
+        problems["channel"] = str(_l("Choose the channel."))
+    if problems:
+        raise ValidationError(problems)
+    if complaint.first_response_at is None:
+        complaint.first_response_at = at
+    sla.restart_next_update(complaint, _clock(complaint, settings), at)
+    if complaint.status is ComplaintStatus.NEW:
+        complaint.status = ComplaintStatus.IN_PROGRESS
+        record_event(
+            session,
+            complaint,
+            EventKind.STATUS_CHANGED,
+            actor=actor,
+            at=at,
+            data={"from": "new", "to": "in_progress"},
+        )
+    complaint.updated_at = at
+    event = record_event(
+        session, complaint, EventKind.REPLY, actor=actor, at=at, body=body, channel=channel
+    )
+    session.flush()
+    return event
+
+
+def assign_complaint(
+    session: Session,
+    complaint: Complaint,
+    *,
+    team: Team | None,
+    assignee: User | None,
+    actor: User | None,
+    at: datetime,
+    expected_version: int | None = None,
+) -> ComplaintEvent | None:
+    """Give the complaint to a team and/or person (None: the team's queue).
+
+    Raises ValidationError when the person is inactive or not in the team.
+    """
+    _check_version(complaint, expected_version)
+    team = team or complaint.team
+    problems: dict[str, str] = {}
+    if not team.active:
+        problems["team"] = str(_l("This team is deactivated."))
+    if assignee is not None and (not assignee.active or assignee.team_id != team.id):
+        problems["assignee"] = str(_l("Choose an active member of the team."))
+    if problems:
+        raise ValidationError(problems)
+    if (
+        team.id == complaint.team_id
+        and (assignee.id if assignee else None) == complaint.assignee_id
+    ):
+        return None
+    previous = {
+        "team": complaint.team.name,
+        "assignee": complaint.assignee.email if complaint.assignee else None,
+    }
+    complaint.team = team
+    complaint.assignee = assignee
+    complaint.updated_at = at
+    event = record_event(
+        session,
+        complaint,
+        EventKind.ASSIGNED,
+        actor=actor,
+        at=at,
+        data={"to": assignee.email if assignee else None, "team": team.name, "previous": previous},
+    )
+    session.flush()
+    return event
+
+
+def change_severity(
+    session: Session,
+    complaint: Complaint,
+    *,
+    severity: Severity,
+    actor: User | None,
+    at: datetime,
+    settings: Settings,
+    expected_version: int | None = None,
+) -> ComplaintEvent | None:
+    """New severity → the policy may change and the dues are computed again from receipt."""
+    _check_version(complaint, expected_version)
+    if severity is complaint.severity:
+        return None
+    previous = complaint.severity
+    complaint.severity = severity
+    policy = sla.select_policy(
+        session, severity=severity, touchpoint=complaint.touchpoint, customer=complaint.customer
+    )
+    clock = sla.clock_for(policy, settings.calendar) if policy else None
+    sla.compute_dues(complaint, policy, clock, pauses=pause_intervals(session, complaint))
+    complaint.updated_at = at
+    event = record_event(
+        session,
+        complaint,
+        EventKind.SEVERITY_CHANGED,
+        actor=actor,
+        at=at,
+        data={"from": previous.value, "to": severity.value},
+    )
+    session.flush()
+    return event
+
+
+def open_complaints_filter() -> ColumnElement[bool]:
+    return and_(Complaint.status.in_(OPEN_STATUSES))
