@@ -23,6 +23,8 @@ MAX_DEPTH = 32
 MAX_SAFE_INTEGER = 2**53 - 1
 # Ids in paths name INTEGER primary keys; PostgreSQL refuses larger values with an error.
 MAX_ID = 2**31 - 1
+# Path values are keys, references and emails: nothing longer names anything.
+MAX_PATH_TEXT = 256
 WRITE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 
 
@@ -74,9 +76,9 @@ def _reject(status: int, message: str, fields: dict[str, str] | None = None) -> 
     return render_template("errors/generic.html", status=status, message=message), status
 
 
-def _path_names_nothing(value: Any, max_text: int) -> bool:
+def _path_names_nothing(value: Any) -> bool:
     if isinstance(value, str):
-        return "\x00" in value or len(value) > max_text
+        return "\x00" in value or len(value) > MAX_PATH_TEXT
     return isinstance(value, int) and abs(value) > MAX_ID
 
 
@@ -92,7 +94,7 @@ def _wrong_content_type() -> bool:
 
 def guard_request() -> Any:
     max_text = current_app.config["MAX_TEXT_LENGTH"]
-    if any(_path_names_nothing(v, max_text) for v in (request.view_args or {}).values()):
+    if any(_path_names_nothing(v) for v in (request.view_args or {}).values()):
         abort(404)
     for name, value in [*request.args.items(multi=True), *request.form.items(multi=True)]:
         if "\x00" in name or "\x00" in value:

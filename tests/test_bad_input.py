@@ -12,25 +12,36 @@ from __future__ import annotations
 import copy
 import io
 import json
+from collections import defaultdict
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
 import pytest
-from flask import Flask
+from flask import Flask, current_app
 from flask.testing import FlaskClient
 from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
 from cxjourney.audit.models import AuditLog
 from cxjourney.auth.models import ApiToken, Role, Team, User
+from cxjourney.complaints.models import Category, Complaint, ComplaintEvent
+from cxjourney.complaints.services import Settings
+from cxjourney.customers.models import ChurnReason, Customer
 from cxjourney.extensions import limiter
 from cxjourney.journey import services as journey
 from cxjourney.journey.document import export_journey
 from cxjourney.journey.models import Stage, Touchpoint, Transition
 
 from .conftest import csrf_from, login, make_user
-from .factories import T0, make_stage, make_touchpoint, small_journey
+from .factories import (
+    T0,
+    make_complaint,
+    make_customer,
+    make_stage,
+    make_touchpoint,
+    small_journey,
+)
 
 MARKUP = "<script>alert(1)</script>"
 ESCAPED = "&lt;script&gt;"
@@ -44,7 +55,20 @@ ADMIN_EMAIL = "api-admin@example.org"  # the api_token fixture's admin
 # --- the database before and after ----------------------------------------------------------
 
 
-FINGERPRINTED = (Stage, Touchpoint, Transition, Team, User, ApiToken, AuditLog)
+FINGERPRINTED = (
+    Stage,
+    Touchpoint,
+    Transition,
+    Team,
+    User,
+    ApiToken,
+    AuditLog,
+    Customer,
+    Category,
+    ChurnReason,
+    Complaint,
+    ComplaintEvent,
+)
 
 
 def _fingerprint(session: Session) -> dict[str, int]:
@@ -58,10 +82,23 @@ def _fingerprint(session: Session) -> dict[str, int]:
 def _seed(session: Session) -> dict[str, Any]:
     """A fresh journey: the small one, plus an empty stage and an archived touchpoint."""
     session.rollback()
-    for model in (Transition, Touchpoint, Stage, Team):
+    for model in (
+        ComplaintEvent,
+        Complaint,
+        Customer,
+        Category,
+        ChurnReason,
+        Transition,
+        Touchpoint,
+        Stage,
+        Team,
+    ):
         session.execute(delete(model))
     session.commit()
     small_journey(session)
+    complaint = make_complaint(
+        session, Settings.from_config(current_app.config), customer=make_customer(session, "K-1")
+    )
     make_stage(session, "renewal", "Verlängerung")
     fax = make_touchpoint(session, "fax-line", stage="support")
     journey.archive_touchpoint(session, fax, actor=None, at=T0)
@@ -74,6 +111,8 @@ def _seed(session: Session) -> dict[str, Any]:
         if (t.source.key, t.target.key) == ("website", "app")
     )
     seed["document"] = export_journey(session)
+    seed["complaint"] = complaint.reference
+    seed["complaint_version"] = complaint.version
     return seed
 
 
@@ -88,10 +127,12 @@ class Endpoint:
     required: tuple[str, ...] = ()
     path_text: bool = False  # path has a text parameter (a key)
     path_int: bool = False  # path has an integer parameter (an id)
+    path_suffix: str = ""  # the part after the parameter (".../<ref>/notes")
 
     def url(self, seed: dict[str, Any], *, param: object = None) -> str:
         if param is not None:
-            return self.path.rsplit("/", 1)[0] + f"/{param}"
+            base = self.path.rsplit("/", 2 if self.path_suffix else 1)[0]
+            return f"{base}/{param}" + (f"/{self.path_suffix}" if self.path_suffix else "")
         return self.path.format_map(seed)
 
 
@@ -141,6 +182,101 @@ API_WRITES = [
     ),
     Endpoint("DELETE", "/api/v1/transitions/{transition_id}", path_int=True),
     Endpoint("POST", "/api/v1/teams", lambda s: {"name": "Backoffice"}, required=("name",)),
+    Endpoint(
+        "POST",
+        "/api/v1/customers",
+        lambda s: {
+            "external_ref": "K-2",
+            "name": "Erika Mustermann",
+            "email": "erika@example.org",
+            "phone": "030 1234",
+            "segment": "privat",
+            "acquired_at": "2025-01-01T00:00:00Z",
+            "contact_consent": True,
+        },
+        required=("external_ref", "name", "acquired_at"),
+    ),
+    Endpoint(
+        "PUT",
+        "/api/v1/customers/K-1",
+        lambda s: {"external_ref": "K-1", "name": "Max", "acquired_at": "2025-01-01T00:00:00Z"},
+        required=("external_ref", "name", "acquired_at"),
+        path_text=True,
+    ),
+    Endpoint(
+        "PATCH",
+        "/api/v1/customers/K-1",
+        lambda s: {"name": "Max M.", "segment": "gewerbe", "churned_at": None},
+        path_text=True,
+    ),
+    Endpoint(
+        "POST",
+        "/api/v1/categories",
+        lambda s: {"key": "delivery", "name": "Lieferung"},
+        required=("key", "name"),
+    ),
+    Endpoint(
+        "POST",
+        "/api/v1/churn-reasons",
+        lambda s: {"key": "price", "name": "Preis"},
+        required=("key", "name"),
+    ),
+    Endpoint(
+        "POST",
+        "/api/v1/complaints",
+        lambda s: {
+            "customer_ref": "K-1",
+            "touchpoint": "hotline",
+            "channel": "letter",
+            "category": "billing",
+            "severity": "high",
+            "subject": "Rechnung",
+            "description": "Zu hoch",
+            "desired_outcome": "Korrektur",
+            "received_at": "2026-03-01T10:00:00+01:00",
+        },
+        required=(
+            "customer_ref",
+            "touchpoint",
+            "channel",
+            "category",
+            "severity",
+            "subject",
+            "description",
+        ),
+    ),
+    Endpoint(
+        "POST",
+        "/api/v1/complaints/{complaint}/transition",
+        lambda s: {"to": "in_progress", "note": "los", "version": s["complaint_version"]},
+        required=("to", "version"),
+        path_text=True,
+        path_suffix="transition",
+    ),
+    Endpoint(
+        "POST",
+        "/api/v1/complaints/{complaint}/notes",
+        lambda s: {"text": "Notiz"},
+        required=("text",),
+        path_text=True,
+        path_suffix="notes",
+    ),
+    Endpoint(
+        "POST",
+        "/api/v1/complaints/{complaint}/replies",
+        lambda s: {"text": "Antwort", "channel": "email"},
+        required=("text", "channel"),
+        path_text=True,
+        path_suffix="replies",
+    ),
+    Endpoint(
+        "POST",
+        "/api/v1/complaints/{complaint}/assign",
+        lambda s: {"assignee": None, "team": "Online"},
+        required=("assignee",),
+        path_text=True,
+        path_suffix="assign",
+    ),
 ]
 
 
@@ -841,3 +977,20 @@ def test_bad_query_strings_and_path_values_on_reads_get_no_500(
             problems.append(f"GET {rule} [{url[:80]}]: {status} without the JSON error shape")
     assert len(urls) > 20
     assert not problems, "\n".join(problems)
+
+
+def test_every_api_write_endpoint_gets_the_bad_input(app: Flask) -> None:
+    """A new write endpoint without an entry in API_WRITES fails here, not silently."""
+    adapter = app.url_map.bind("localhost")
+    placeholders = defaultdict(lambda: "1")
+    covered = {
+        (ep.method, adapter.match(ep.path.format_map(placeholders), method=ep.method)[0])
+        for ep in API_WRITES
+    }
+    writes = {
+        (method, rule.endpoint)
+        for rule in app.url_map.iter_rules()
+        if rule.rule.startswith("/api/v1/") and not rule.endpoint.startswith("api-docs")
+        for method in rule.methods & {"POST", "PUT", "PATCH", "DELETE"}
+    }
+    assert writes - covered == set()

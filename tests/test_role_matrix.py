@@ -20,15 +20,17 @@ from dataclasses import dataclass
 from typing import Any
 
 import pytest
-from flask import Flask
+from flask import Flask, current_app
 from flask.testing import FlaskClient
-from sqlalchemy import delete, select
+from sqlalchemy import delete, select, update
 from sqlalchemy.orm import Session
 
 from cxjourney.auth.models import Role, Team, User
 from cxjourney.auth.permissions import ROLE_PERMISSIONS
+from cxjourney.auth.services import find_user_by_token
 from cxjourney.complaints.categories import find_category
-from cxjourney.complaints.models import Category
+from cxjourney.complaints.models import Category, Complaint, ComplaintEvent
+from cxjourney.complaints.services import Settings, timeline
 from cxjourney.customers.models import ChurnReason, Customer
 from cxjourney.customers.services import find_churn_reason
 from cxjourney.journey import services as journey
@@ -36,7 +38,14 @@ from cxjourney.journey.document import export_journey
 from cxjourney.journey.models import Stage, Touchpoint, Transition
 
 from .conftest import PASSWORD, csrf_from, make_user
-from .factories import T0, make_customer, make_stage, make_touchpoint, small_journey
+from .factories import (
+    T0,
+    make_complaint,
+    make_customer,
+    make_stage,
+    make_touchpoint,
+    small_journey,
+)
 
 PUBLIC = "public"
 ANONYMOUS = "anonymous"
@@ -101,6 +110,22 @@ def _has_transition(probe: Probe, source: str, target: str) -> bool:
 def _customer(probe: Probe, ref: str) -> Customer | None:
     probe.session.expire_all()
     return probe.session.scalar(select(Customer).where(Customer.external_ref == ref))
+
+
+def _complaint(probe: Probe) -> Complaint:
+    probe.session.expire_all()
+    return probe.session.scalar(
+        select(Complaint).where(Complaint.reference == probe.seed["complaint"])
+    )
+
+
+def _complaints(probe: Probe) -> int:
+    return len(probe.session.scalars(select(Complaint.id)).all())
+
+
+def _events(probe: Probe, kind: str) -> int:
+    complaint = _complaint(probe)
+    return sum(e.kind.value == kind for e in timeline(probe.session, complaint))
 
 
 def _signed_in(probe: Probe) -> bool:
@@ -227,6 +252,7 @@ def _cases() -> list[Case]:
             done=lambda p: _team(p, "Online Sales") is not None,
         ),
         Case("GET", "/admin/audit/", ADMINS, 200),
+        Case("GET", "/admin/outbox/", ADMINS, 200),
         # --- journey pages ----------------------------------------------------------------
         Case("GET", "/journey/", EVERYONE, 200),
         Case("GET", "/journey/touchpoints", EVERYONE, 200),
@@ -446,6 +472,68 @@ def _cases() -> list[Case]:
             data=lambda s: {"key": "billing-error", "name": "Rechnungsfehler"},
             done=lambda p: find_category(p.session, "billing-error") is not None,
         ),
+        Case("GET", "/api/v1/complaints", SERVICE, 200),
+        Case(
+            "POST",
+            "/api/v1/complaints",
+            FRONT_LINE,
+            201,
+            data=lambda s: {
+                "customer_ref": "K-1000",
+                "touchpoint": "hotline",
+                "channel": "fax",
+                "category": "billing",
+                "severity": "low",
+                "subject": "Fax",
+                "description": "Per Fax eingegangen",
+            },
+            done=lambda p: _complaints(p) == 2,
+        ),
+        Case(
+            "GET",
+            "/api/v1/complaints/<reference>",
+            SERVICE,
+            200,
+            path="/api/v1/complaints/{complaint}",
+        ),
+        Case(
+            "POST",
+            "/api/v1/complaints/<reference>/transition",
+            FRONT_LINE,
+            200,
+            path="/api/v1/complaints/{complaint}/transition",
+            data=lambda s: {"to": "in_progress", "version": s["complaint_version"]},
+            done=lambda p: _complaint(p).status.value == "in_progress",
+        ),
+        Case(
+            "POST",
+            "/api/v1/complaints/<reference>/notes",
+            FRONT_LINE,
+            201,
+            path="/api/v1/complaints/{complaint}/notes",
+            data=lambda s: {"text": "Notiz"},
+            done=lambda p: _events(p, "note") == 1,
+        ),
+        Case(
+            "POST",
+            "/api/v1/complaints/<reference>/replies",
+            FRONT_LINE,
+            201,
+            path="/api/v1/complaints/{complaint}/replies",
+            data=lambda s: {"text": "Antwort", "channel": "letter"},
+            done=lambda p: _events(p, "reply") == 1,
+        ),
+        Case(
+            "POST",
+            "/api/v1/complaints/<reference>/assign",
+            FRONT_LINE,
+            200,
+            path="/api/v1/complaints/{complaint}/assign",
+            data=lambda s: {"assignee": s["email"]},
+            done=lambda p: (
+                p.seed["user_id"] is not None and _complaint(p).assignee_id == p.seed["user_id"]
+            ),
+        ),
         Case("GET", "/api/v1/churn-reasons", SERVICE, 200),
         Case(
             "POST",
@@ -474,11 +562,31 @@ UNGUARDED_ENDPOINTS = {"static", "auth.login", "api-docs.openapi_json"}
 def _seed(session: Session, user: User | None, role: Role | None) -> dict[str, Any]:
     """A fresh journey: the small one, plus an empty stage and an archived touchpoint."""
     session.rollback()
-    for model in (Customer, Category, ChurnReason, Transition, Touchpoint, Stage, Team):
+    for model in (
+        ComplaintEvent,
+        Complaint,
+        Customer,
+        Category,
+        ChurnReason,
+        Transition,
+        Touchpoint,
+        Stage,
+    ):
         session.execute(delete(model))
+    session.execute(update(User).values(team_id=None))
+    session.execute(delete(Team))
     session.commit()
     small_journey(session)
-    make_customer(session, "K-1000")
+    if user is not None:  # a member of the team that owns the seeded complaint
+        session.execute(
+            update(User)
+            .where(User.id == user.id)
+            .values(team_id=session.scalar(select(Team.id).where(Team.name == "Kundenservice")))
+        )
+        session.commit()
+    complaint = make_complaint(
+        session, Settings.from_config(current_app.config), customer=make_customer(session, "K-1000")
+    )
     make_stage(session, "renewal", "Verlängerung")
     fax = make_touchpoint(session, "fax-line", stage="support")
     journey.archive_touchpoint(session, fax, actor=None, at=T0)
@@ -492,6 +600,8 @@ def _seed(session: Session, user: User | None, role: Role | None) -> dict[str, A
     seed.update(
         team_online=session.scalar(select(Team.id).where(Team.name == "Online")),
         transition_id=website_to_app.id,
+        complaint=complaint.reference,
+        complaint_version=complaint.version,
         user_id=user.id if user else None,
         email=user.email if user else None,
         role=role.value if role else "agent",
@@ -608,7 +718,9 @@ def test_api_endpoints_answer_each_role_as_the_matrix_says(
     client: FlaskClient, db_session: Session, api_token, who: Role | str
 ) -> None:
     token = None if who == ANONYMOUS else api_token(who)
-    problems = _walk(client, db_session, who, API_CASES, user=None, token=token)
+    # The token's owner, so seeded complaints belong to their team (agents see only their own).
+    user = None if who == ANONYMOUS else find_user_by_token(db_session, token)
+    problems = _walk(client, db_session, who, API_CASES, user=user, token=token)
     assert not problems, "\n".join(problems)
 
 

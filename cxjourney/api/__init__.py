@@ -23,7 +23,16 @@ class Api(SmorestApi):  # type: ignore[misc]
 
 
 def init_api(app: Flask) -> Api:
-    from . import catalogues, customers, journey, me, teams, touchpoints, transitions
+    from . import (
+        catalogues,
+        complaints,
+        customers,
+        journey,
+        me,
+        teams,
+        touchpoints,
+        transitions,
+    )
 
     api = Api(
         app,
@@ -41,7 +50,7 @@ def init_api(app: Flask) -> Api:
     api.spec.components.security_scheme(
         "bearerAuth", {"type": "http", "scheme": "bearer", "description": "API token"}
     )
-    for module in (me, journey, touchpoints, transitions, teams, customers, catalogues):
+    for module in (me, journey, touchpoints, transitions, teams, customers, catalogues, complaints):
         blueprint: Any = module.blp
         csrf.exempt(blueprint)
         api.register_blueprint(blueprint, url_prefix="/api/v1")

@@ -10,7 +10,7 @@ from marshmallow import fields, validate
 
 from ..journey.models import Channel
 from ..journey.services import DESCRIPTION_MAX, KEY_PATTERN, NAME_MAX
-from .fields import Timestamp
+from .fields import Money, Timestamp
 
 KEY = validate.Regexp(KEY_PATTERN, error="Use 1–64 lower-case letters, digits, '-' or '_'.")
 NAME = validate.Length(min=1, max=NAME_MAX)
@@ -236,3 +236,138 @@ class CatalogueEntrySchema(StrictSchema):
 class CatalogueListSchema(StrictSchema):
     items = fields.List(fields.Nested(CatalogueEntrySchema))
     next = fields.String(allow_none=True)
+
+
+# --- complaints --------------------------------------------------------------------------
+
+SEVERITIES = ["low", "medium", "high", "critical"]
+STATUSES = ["new", "in_progress", "waiting_on_customer", "resolved", "closed"]
+RESOLUTION_CODES = [
+    "refund",
+    "replacement",
+    "repair",
+    "credit",
+    "apology",
+    "explanation",
+    "no_action",
+    "other",
+]
+SLA_STATES = ["ok", "at_risk", "breached"]
+LONG_TEXT = validate.Length(max=10_000)
+
+
+class ComplaintCreateSchema(StrictSchema):
+    customer_ref = fields.String(required=True, validate=validate.Length(min=1, max=64))
+    touchpoint = fields.String(required=True, validate=validate.Length(min=1, max=64))
+    channel = fields.String(required=True, validate=validate.OneOf(CHANNELS))
+    category = fields.String(required=True, validate=validate.Length(min=1, max=64))
+    severity = fields.String(required=True, validate=validate.OneOf(SEVERITIES))
+    subject = fields.String(required=True, validate=validate.Length(min=1, max=200))
+    description = fields.String(required=True, validate=validate.Length(min=1, max=10_000))
+    desired_outcome = fields.String(load_default="", validate=LONG_TEXT)
+    received_at = Timestamp(
+        load_default=None, metadata={"description": "When it arrived; defaults to now"}
+    )
+
+
+class SlaSchema(StrictSchema):
+    first_response_due = Timestamp(allow_none=True)
+    next_update_due = Timestamp(allow_none=True)
+    resolution_due = Timestamp(allow_none=True)
+    state = fields.String(metadata={"description": "ok, at_risk or breached (the worst clock)"})
+    clocks = fields.Dict(keys=fields.String(), values=fields.String())
+
+
+class ComplaintEventSchema(StrictSchema):
+    kind = fields.String()
+    at = Timestamp()
+    actor = fields.String()
+    channel = fields.String(allow_none=True)
+    body = fields.String(allow_none=True)
+    data = fields.Dict(allow_none=True)
+
+
+class ComplaintSchema(StrictSchema):
+    reference = fields.String()
+    status = fields.String()
+    touchpoint = fields.String()
+    team = fields.String()
+    assignee = fields.String(allow_none=True)
+    version = fields.Integer()
+    routed_by = fields.String()
+    created_at = Timestamp()
+    received_at = Timestamp()
+    sla = fields.Nested(SlaSchema)
+    customer_ref = fields.String()
+    channel = fields.String()
+    category = fields.String()
+    severity = fields.String()
+    subject = fields.String()
+    description = fields.String()
+    desired_outcome = fields.String()
+    updated_at = Timestamp()
+    first_response_at = Timestamp(allow_none=True)
+    resolved_at = Timestamp(allow_none=True)
+    closed_at = Timestamp(allow_none=True)
+    reopen_count = fields.Integer()
+    resolution_code = fields.String(allow_none=True)
+    resolution = fields.String(allow_none=True)
+    compensation = Money(allow_none=True)
+    escalated_at = Timestamp(allow_none=True)
+    timeline = fields.List(fields.Nested(ComplaintEventSchema))
+
+
+class ComplaintListArgsSchema(StrictSchema):
+    limit = fields.Integer(load_default=100, validate=validate.Range(min=1, max=500))
+    cursor = fields.String(load_default=None, validate=validate.Length(max=64))
+    status = fields.String(load_default=None, validate=validate.OneOf(STATUSES))
+    team = fields.String(load_default=None, validate=validate.Length(max=120))
+    assignee = fields.String(load_default=None, validate=validate.Length(max=254))
+    touchpoint = fields.String(load_default=None, validate=validate.Length(max=64))
+    sla_state = fields.String(load_default=None, validate=validate.OneOf(SLA_STATES))
+    updated_since = Timestamp(load_default=None)
+
+
+class ComplaintPageSchema(StrictSchema):
+    items = fields.List(fields.Nested(ComplaintSchema))
+    next = fields.String(allow_none=True)
+
+
+class TransitionRequestSchema(StrictSchema):
+    to = fields.String(required=True, validate=validate.OneOf(STATUSES))
+    note = fields.String(load_default="", validate=LONG_TEXT)
+    resolution_code = fields.String(
+        load_default=None, allow_none=True, validate=validate.OneOf(RESOLUTION_CODES)
+    )
+    resolution = fields.String(load_default="", allow_none=True, validate=LONG_TEXT)
+    compensation = Money(load_default=None, allow_none=True)
+    version = fields.Integer(
+        required=True,
+        strict=True,
+        validate=validate.Range(min=1, max=2**31 - 1),
+        metadata={"description": "The version you saw; a newer one gives 409"},
+    )
+
+
+class NoteRequestSchema(StrictSchema):
+    text = fields.String(required=True, validate=validate.Length(min=1, max=10_000))
+    version = fields.Integer(
+        load_default=None, strict=True, validate=validate.Range(min=1, max=2**31 - 1)
+    )
+
+
+class ReplyRequestSchema(NoteRequestSchema):
+    channel = fields.String(required=True, validate=validate.OneOf(CHANNELS))
+
+
+class AssignRequestSchema(StrictSchema):
+    assignee = fields.String(
+        required=True,
+        allow_none=True,
+        validate=validate.Length(max=254),
+        metadata={"description": "A user's email, or null for the team's queue"},
+    )
+    team = fields.String(load_default=None, validate=validate.Length(max=120))
+    version = fields.Integer(
+        load_default=None, strict=True, validate=validate.Range(min=1, max=2**31 - 1)
+    )
