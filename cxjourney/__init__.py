@@ -7,11 +7,11 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from dotenv import find_dotenv, load_dotenv
+from dotenv import load_dotenv
 from flask import Flask
 
 # An optional .env next to where the app is started; real environment variables win.
-load_dotenv(find_dotenv(usecwd=True), override=False)
+load_dotenv(Path.cwd() / ".env", override=False)
 
 from .config import DEV_SECRET_KEY, Config, config_from_environment  # noqa: E402
 
@@ -38,6 +38,11 @@ def create_app(config: type[Config] | Config | Mapping[str, Any] | None = None) 
         app.config.from_object(config)
     _check_secret_key(app)
     _configure_database(app)
+    if app.config.get("TRUSTED_PROXIES"):
+        from werkzeug.middleware.proxy_fix import ProxyFix
+
+        hops = int(app.config["TRUSTED_PROXIES"])
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops)  # type: ignore[method-assign]
 
     from . import extensions, i18n, request_guard, web
     from .api import init_api
@@ -46,8 +51,13 @@ def create_app(config: type[Config] | Config | Mapping[str, Any] | None = None) 
     from .auth.admin_views import bp as admin_bp
     from .auth.views import bp as auth_bp
     from .cli import register_commands
+    from .complaints.admin_views import bp as complaint_admin_bp
+    from .complaints.queue_views import bp as queues_bp
+    from .complaints.views import bp as complaints_bp
+    from .customers.views import bp as customers_bp
     from .journey.views import bp as journey_bp
     from .models import __all__ as _all_models  # noqa: F401 - registers every model
+    from .notifications.views import bp as outbox_bp
 
     extensions.db.init_app(app)
     extensions.migrate.init_app(app, extensions.db, directory=str(PROJECT_ROOT / "migrations"))
@@ -61,7 +71,12 @@ def create_app(config: type[Config] | Config | Mapping[str, Any] | None = None) 
     app.register_blueprint(auth_bp)
     app.register_blueprint(admin_bp)
     app.register_blueprint(audit_bp)
+    app.register_blueprint(outbox_bp)
     app.register_blueprint(journey_bp)
+    app.register_blueprint(customers_bp)
+    app.register_blueprint(complaints_bp)
+    app.register_blueprint(queues_bp)
+    app.register_blueprint(complaint_admin_bp)
     init_api(app)
     register_commands(app)
     return app

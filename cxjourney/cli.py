@@ -11,10 +11,12 @@ def register_commands(app: Flask) -> None:
     from .auth.cli import users_cli
     from .demo.cli import demo_command
     from .journey.cli import journey_cli
+    from .notifications.cli import outbox_cli
 
     app.cli.add_command(users_cli)
     app.cli.add_command(journey_cli)
     app.cli.add_command(demo_command)
+    app.cli.add_command(outbox_cli)
 
 
 def _create_app() -> Flask:

@@ -37,7 +37,13 @@ class Config:
     SECRET_KEY = _env("SECRET_KEY", DEV_SECRET_KEY)
     # None means: SQLite file ``cxjourney.sqlite`` in the instance folder (set by create_app).
     SQLALCHEMY_DATABASE_URI = _env("DATABASE_URL")
-    SQLALCHEMY_ENGINE_OPTIONS: ClassVar[dict[str, object]] = {"pool_pre_ping": True}
+    # hide_parameters: error messages (and so logs) never carry the bound values.
+    SQLALCHEMY_ENGINE_OPTIONS: ClassVar[dict[str, object]] = {
+        "pool_pre_ping": True,
+        "hide_parameters": True,
+    }
+    # Reverse proxies in front of the app whose X-Forwarded-* headers are trusted (0: none).
+    TRUSTED_PROXIES = _env_int("CXJOURNEY_TRUSTED_PROXIES", 0)
     SQLITE_BUSY_TIMEOUT_MS = _env_int("CXJOURNEY_SQLITE_BUSY_TIMEOUT_MS", 5000)
 
     REDIS_URL = _env("REDIS_URL")
@@ -79,6 +85,18 @@ class Config:
     # A likely duplicate: same customer and touchpoint, open, received within this many days.
     DUPLICATE_WINDOW_DAYS = 14
 
+    # Notifications: the outbox is sent by ``cxjourney outbox send`` (cron). Without
+    # MAIL_SERVER messages are kept in the outbox and visible to admins only.
+    MAIL_SERVER = _env("MAIL_SERVER")
+    MAIL_PORT = _env_int("MAIL_PORT", 25)
+    MAIL_USE_TLS = _env_bool("MAIL_USE_TLS", False)  # STARTTLS on a plain connection
+    MAIL_USE_SSL = _env_bool("MAIL_USE_SSL", False)  # implicit TLS (SMTPS, usually port 465)
+    MAIL_USERNAME = _env("MAIL_USERNAME")
+    MAIL_PASSWORD = _env("MAIL_PASSWORD")
+    MAIL_FROM = _env("MAIL_FROM", "cxjourney <noreply@localhost>")
+    MAIL_TIMEOUT = _env_int("MAIL_TIMEOUT", 10)
+    OUTBOX_MAX_ATTEMPTS = _env_int("OUTBOX_MAX_ATTEMPTS", 8)
+
     API_TITLE = "cxjourney API"
     API_VERSION = "v1"
     OPENAPI_VERSION = "3.0.3"
@@ -113,4 +131,7 @@ class TestConfig(Config):
 def config_from_environment() -> type[Config]:
     """Return the configuration class named by ``CXJOURNEY_ENV``."""
     name = (_env("CXJOURNEY_ENV", "development") or "development").lower()
+    if name not in {"development", "production"}:
+        # A typo must not quietly run production with development settings.
+        raise RuntimeError(f"CXJOURNEY_ENV must be 'development' or 'production', not {name!r}.")
     return ProductionConfig if name == "production" else Config

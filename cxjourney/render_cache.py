@@ -17,7 +17,7 @@ from collections import OrderedDict
 from collections.abc import Callable, Hashable
 from typing import Generic, TypeVar
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from .audit.models import AuditLog
@@ -54,6 +54,13 @@ class RenderCache(Generic[V]):
             self._entries.clear()
 
 
-def journey_revision(session: Session) -> int:
-    """Changes whenever users, teams, stages, touchpoints or transitions change."""
-    return int(session.scalar(select(func.max(AuditLog.id))) or 0)
+def journey_revision(session: Session) -> tuple[int, str]:
+    """Changes whenever users, teams, stages, touchpoints or transitions change.
+
+    The newest entry's time rides along, so an id that comes back after the demo loader
+    emptied every table (SQLite reuses ids) still makes a new revision.
+    """
+    row = session.execute(
+        select(AuditLog.id, AuditLog.at).order_by(AuditLog.id.desc()).limit(1)
+    ).first()
+    return (0, "") if row is None else (int(row.id), row.at.isoformat())

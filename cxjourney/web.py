@@ -6,11 +6,13 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from flask import Flask, Response, jsonify, render_template, request
+from flask import Flask, Response, current_app, jsonify, render_template, request
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from flask_wtf.csrf import CSRFError
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm.exc import StaleDataError
 from werkzeug.exceptions import HTTPException, InternalServerError
 
 from .errors import DomainError
@@ -142,6 +144,17 @@ def handle_csrf_error(error: CSRFError) -> Any:
     )
 
 
+def handle_concurrent_change(error: Exception) -> Any:
+    """Two requests raced for the same row (a unique key, a version): the loser gets 409."""
+    from .extensions import db
+
+    db.session.rollback()
+    message = _("Someone else changed the same data at the same moment. Please try again.")
+    if wants_json():
+        return json_error(409, message, code="conflict")
+    return render_template("errors/generic.html", status=409, message=message), 409
+
+
 def handle_unexpected(error: Exception) -> Any:
     # Log the type and place, not the request body: it may carry personal data.
     log.exception("unhandled error on %s %s", request.method, request.path)
@@ -168,7 +181,7 @@ def set_security_headers(response: Response) -> Response:
     response.headers.setdefault("Referrer-Policy", "same-origin")
     response.headers.setdefault("Cross-Origin-Opener-Policy", "same-origin")
     response.headers.setdefault("Permissions-Policy", "camera=(), microphone=(), geolocation=()")
-    if request.is_secure:
+    if request.is_secure or current_app.config.get("ENV_NAME") == "production":
         response.headers.setdefault(
             "Strict-Transport-Security", "max-age=31536000; includeSubDomains"
         )
@@ -197,5 +210,7 @@ def init_app(app: Flask) -> None:
     app.register_error_handler(HTTPException, handle_http_exception)
     app.register_error_handler(CSRFError, handle_csrf_error)
     app.register_error_handler(DomainError, handle_domain_error)
+    app.register_error_handler(IntegrityError, handle_concurrent_change)
+    app.register_error_handler(StaleDataError, handle_concurrent_change)
     app.register_error_handler(Exception, handle_unexpected)
     app.after_request(set_security_headers)

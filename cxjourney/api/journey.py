@@ -8,7 +8,7 @@ from flask import request
 from flask_login import current_user
 from flask_smorest import Blueprint
 
-from ..auth.permissions import Permission, requires
+from ..auth.permissions import Permission, can, requires
 from ..errors import ValidationError
 from ..extensions import db, utcnow
 from ..journey.document import export_journey, import_journey
@@ -21,7 +21,9 @@ blp = Blueprint("api_journey", __name__, description="The journey map as one doc
 
 
 def _document_with_validation() -> dict[str, Any]:
-    document = export_journey(db.session)
+    document = export_journey(
+        db.session, personal_data=can(current_user, Permission.VIEW_PERSONAL_DATA)
+    )
     document["validation"] = validate_journey(db.session).as_dict()
     return document
 
@@ -55,7 +57,13 @@ def put_journey() -> Any:
     if isinstance(payload, dict):
         problems.update(_flatten(JourneyDocumentSchema().validate(payload)))
     try:
-        summary = import_journey(db.session, payload, actor=current_user, at=utcnow())
+        summary = import_journey(
+            db.session,
+            payload,
+            actor=current_user,
+            at=utcnow(),
+            may_create_teams=can(current_user, Permission.MANAGE_TEAMS),
+        )
     except ValidationError as exc:
         db.session.rollback()
         raise ValidationError({**problems, **exc.fields}, exc.message) from None

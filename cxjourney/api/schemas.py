@@ -66,7 +66,9 @@ class TouchpointDocSchema(StrictSchema):
     manager = fields.Email(
         allow_none=True, load_default=None, metadata={"description": "A user's email"}
     )
-    description = fields.String(load_default="", validate=validate.Length(max=DESCRIPTION_MAX))
+    description = fields.String(
+        allow_none=True, load_default="", validate=validate.Length(max=DESCRIPTION_MAX)
+    )
     channel = fields.String(allow_none=True, load_default=None, validate=validate.OneOf(CHANNELS))
     exit = fields.Boolean(load_default=False)
     archived = fields.Boolean(load_default=False)

@@ -9,7 +9,7 @@ from flask_login import current_user
 from flask_smorest import Blueprint
 
 from ..auth import services as auth_services
-from ..auth.permissions import Permission, requires
+from ..auth.permissions import Permission, can, requires
 from ..errors import ValidationError
 from ..extensions import db, utcnow
 from ..journey import services
@@ -26,6 +26,10 @@ from .schemas import (
 )
 
 blp = Blueprint("api_touchpoints", __name__, description="Touchpoints of the journey")
+
+
+def _dump(tp: Touchpoint) -> dict[str, Any]:
+    return touchpoint_document(tp, personal_data=can(current_user, Permission.VIEW_PERSONAL_DATA))
 
 
 def _resolve(data: dict[str, Any], current: Touchpoint | None) -> services.TouchpointInput:
@@ -80,7 +84,7 @@ def list_touchpoints(args: dict[str, Any]) -> Any:
     items = services.list_touchpoints(db.session, include_archived=args["include_archived"])
     if args.get("stage"):
         items = [tp for tp in items if tp.stage.key == args["stage"]]
-    return paginate(items, args, touchpoint_document)
+    return paginate(items, args, _dump)
 
 
 @blp.post("/touchpoints")
@@ -93,7 +97,7 @@ def create_touchpoint(data: dict[str, Any]) -> Any:
         db.session, _resolve(data, None), actor=current_user, at=utcnow()
     )
     db.session.commit()
-    return touchpoint_document(tp)
+    return _dump(tp)
 
 
 @blp.get("/touchpoints/<key>")
@@ -101,7 +105,7 @@ def create_touchpoint(data: dict[str, Any]) -> Any:
 @blp.response(200, TouchpointSchema)
 @blp.alt_response(404, schema=ErrorSchema)
 def get_touchpoint(key: str) -> Any:
-    return touchpoint_document(services.get_touchpoint_by_key(db.session, key))
+    return _dump(services.get_touchpoint_by_key(db.session, key))
 
 
 @blp.patch("/touchpoints/<key>")
@@ -123,4 +127,4 @@ def patch_touchpoint(data: dict[str, Any], key: str) -> Any:
     if archived is True:
         services.archive_touchpoint(db.session, tp, actor=current_user, at=at)
     db.session.commit()
-    return touchpoint_document(tp)
+    return _dump(tp)

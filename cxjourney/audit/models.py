@@ -20,6 +20,7 @@ class AuditLog(db.Model):
     action: Mapped[str] = mapped_column(String(64), index=True)
     entity_type: Mapped[str] = mapped_column(String(32), index=True)
     entity_id: Mapped[int | None]
-    entity_label: Mapped[str] = mapped_column(String(254))
-    before: Mapped[dict[str, Any] | None] = mapped_column(JSON)
-    after: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    # May name a person (a user's email) and hold their name in the snapshots.
+    entity_label: Mapped[str] = mapped_column(String(254), info={"personal": True})
+    before: Mapped[dict[str, Any] | None] = mapped_column(JSON, info={"personal": True})
+    after: Mapped[dict[str, Any] | None] = mapped_column(JSON, info={"personal": True})

@@ -6,7 +6,7 @@ from typing import Any
 
 from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
-from flask_login import current_user
+from flask_login import current_user, login_user
 
 from ..errors import ValidationError
 from ..extensions import db, utcnow
@@ -105,6 +105,8 @@ def user_edit(user_id: int) -> Any:
             form.add_errors(exc)
         else:
             db.session.commit()
+            if form.password.data and user.id == current_user.id:
+                login_user(user)  # the new nonce ended every session, this one included
             flash(_("Account %(email)s saved.", email=user.email), "success")
             return redirect(url_for("admin.users"))
     status = 422 if request.method == "POST" else 200

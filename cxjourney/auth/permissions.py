@@ -24,6 +24,7 @@ class Permission(enum.StrEnum):
     MANAGE_TEAMS = "manage_teams"
     MANAGE_USERS = "manage_users"
     VIEW_AUDIT = "view_audit"
+    VIEW_OUTBOX = "view_outbox"  # the notification outbox (messages hold personal data)
     VIEW_PERSONAL_DATA = "view_personal_data"
     VIEW_CUSTOMERS = "view_customers"
     EDIT_CUSTOMERS = "edit_customers"

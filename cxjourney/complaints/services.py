@@ -319,9 +319,9 @@ def log_complaint(
     policy = sla.select_policy(session, severity=severity, touchpoint=touchpoint, customer=customer)
     clock = sla.clock_for(policy, settings.calendar) if policy else None
     sla.compute_dues(complaint, policy, clock)
-    session.add(complaint)
     try:
         with session.begin_nested():
+            session.add(complaint)
             session.flush()
     except IntegrityError:
         # The same idempotency key arrived twice at once: the other request won.

@@ -24,6 +24,9 @@ from .services import (
 def demo_command(reset: bool, if_empty: bool) -> None:
     """Load the demo company (Stadtwerke Lindenau) and print the logins."""
     if not current_app.config.get("DEMO_ALLOWED", False):
+        if if_empty:  # `make run` asks politely; production simply has no demo
+            click.echo("The demo loader is disabled in production configuration.")
+            return
         raise click.ClickException("The demo loader is disabled in production configuration.")
     if if_empty and not database_is_empty(db.session):
         click.echo("Data exists already; demo not loaded.")

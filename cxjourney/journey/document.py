@@ -20,12 +20,12 @@ from datetime import datetime
 from typing import Any
 
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import select
+from sqlalchemy import select, text
 from sqlalchemy.orm import Session
 
 from ..audit.services import record_audit
 from ..auth.models import Team, User
-from ..auth.services import find_team_by_name, normalize_email
+from ..auth.services import create_team, find_team_by_name, normalize_email
 from ..errors import ValidationError
 from .models import Channel, Stage, Touchpoint, Transition
 from .services import (
@@ -49,14 +49,17 @@ TRANSITION_KEYS = {"source", "target"}
 MAX_POSITION = 1_000_000
 
 
-def touchpoint_document(tp: Touchpoint) -> dict[str, Any]:
-    """One touchpoint as the journey document (and the API) writes it."""
+def touchpoint_document(tp: Touchpoint, *, personal_data: bool = True) -> dict[str, Any]:
+    """One touchpoint as the journey document (and the API) writes it.
+
+    Without ``personal_data`` (a viewer's request) the manager's email is left out.
+    """
     return {
         "key": tp.key,
         "name": tp.name,
         "stage": tp.stage.key,
         "owner_team": tp.owner_team.name if tp.owner_team else None,
-        "manager": tp.manager.email if tp.manager else None,
+        "manager": tp.manager.email if tp.manager and personal_data else None,
         "description": tp.description,
         "channel": tp.channel.value if tp.channel else None,
         "exit": tp.exit,
@@ -64,7 +67,7 @@ def touchpoint_document(tp: Touchpoint) -> dict[str, Any]:
     }
 
 
-def export_journey(session: Session) -> dict[str, Any]:
+def export_journey(session: Session, *, personal_data: bool = True) -> dict[str, Any]:
     """The whole journey, archived touchpoints included, in a stable order."""
     stages = list_stages(session)
     touchpoints = sorted(
@@ -74,7 +77,7 @@ def export_journey(session: Session) -> dict[str, Any]:
     pairs = list_designed_pairs(session)
     return {
         "stages": [{"key": s.key, "name": s.name, "position": s.position} for s in stages],
-        "touchpoints": [touchpoint_document(tp) for tp in touchpoints],
+        "touchpoints": [touchpoint_document(tp, personal_data=personal_data) for tp in touchpoints],
         "transitions": [{"source": s, "target": t} for s, t in pairs],
     }
 
@@ -322,7 +325,7 @@ def _parse_transitions(
     return pairs
 
 
-def parse_journey(session: Session, document: Any) -> _Parsed:
+def parse_journey(session: Session, document: Any, *, may_create_teams: bool = True) -> _Parsed:
     """Check a journey document completely; raise ValidationError listing every problem."""
     problems = _Problems()
     if not isinstance(document, dict):
@@ -353,10 +356,23 @@ def parse_journey(session: Session, document: Any) -> _Parsed:
             archived_by_key.setdefault(item["key"], item.get("archived") is True)
     transitions = _parse_transitions(transition_items, archived_by_key, problems)
 
+    if not may_create_teams:
+        for i, item in enumerate(touchpoint_items):
+            name = item.get("owner_team") if isinstance(item, dict) else None
+            if isinstance(name, str) and find_team_by_name(session, name) is None:
+                problems.add(
+                    f"touchpoints[{i}].owner_team",
+                    _l("No team named %(name)s; an administrator creates teams.", name=name[:120]),
+                )
     managers = {tp.manager for tp in touchpoints if tp.manager}
     if managers:
         found = dict(
             session.execute(select(User.email, User.active).where(User.email.in_(managers))).all()
+        )
+        current = dict(
+            session.execute(
+                select(Touchpoint.key, User.email).join(User, Touchpoint.manager_id == User.id)
+            ).all()
         )
         for i, item in enumerate(touchpoint_items):
             if not isinstance(item, dict) or not isinstance(item.get("manager"), str):
@@ -364,7 +380,8 @@ def parse_journey(session: Session, document: Any) -> _Parsed:
             email = normalize_email(item["manager"])
             if email not in found:
                 problems.add(f"touchpoints[{i}].manager", _l("No user with this email."))
-            elif not found[email]:
+            elif not found[email] and current.get(item.get("key")) != email:
+                # A deactivated manager may stay (export → import), not be newly named.
                 problems.add(f"touchpoints[{i}].manager", _l("This account is deactivated."))
     if problems:
         raise ValidationError(
@@ -374,14 +391,24 @@ def parse_journey(session: Session, document: Any) -> _Parsed:
 
 
 def import_journey(
-    session: Session, document: Any, *, actor: User | None, at: datetime
+    session: Session,
+    document: Any,
+    *,
+    actor: User | None,
+    at: datetime,
+    may_create_teams: bool = True,
 ) -> ImportSummary:
     """Replace the whole journey with ``document``, all or nothing.
 
+    Teams named in ``owner_team`` that do not exist are created only when
+    ``may_create_teams`` (admins, the command line); otherwise they are problems.
     Raises ValidationError (fields keyed by JSON path) before changing anything.
     The caller commits.
     """
-    parsed = parse_journey(session, document)
+    if session.get_bind().dialect.name == "postgresql":
+        # One journey import at a time: two would interleave their upserts.
+        session.execute(text("SELECT pg_advisory_xact_lock(74201)"))
+    parsed = parse_journey(session, document, may_create_teams=may_create_teams)
     summary = ImportSummary()
 
     def audit(
@@ -428,18 +455,8 @@ def import_journey(
             continue
         team = find_team_by_name(session, doc.owner_team)
         if team is None:
-            team = Team(name=doc.owner_team, active=True, created_at=at)
-            session.add(team)
-            session.flush()
+            team = create_team(session, name=doc.owner_team, actor=actor, at=at)
             summary.teams_created.append(team.name)
-            audit(
-                "team.created",
-                "team",
-                team.id,
-                team.name,
-                None,
-                {"name": team.name, "active": True},
-            )
         teams[doc.owner_team.lower()] = team
     managers = {
         u.email: u

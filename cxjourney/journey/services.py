@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session, aliased
 
 from ..audit.services import record_audit
 from ..auth.models import Team, User
+from ..auth.permissions import Permission, can
 from ..errors import Conflict, NotFound, ValidationError
 from .graph import JourneyValidation, NodeInfo, build_graph, validate_graph
 from .models import Channel, Stage, Touchpoint, Transition
@@ -261,10 +262,20 @@ def _check_touchpoint(
         problems["stage"] = str(_l("Choose a stage."))
     if len(data.description or "") > DESCRIPTION_MAX:
         problems["description"] = str(_l("Use at most %(n)d characters.", n=DESCRIPTION_MAX))
-    if data.owner_team is not None and not data.owner_team.active:
+    # A deactivated team or person may stay where they are, but not be newly chosen.
+    if (
+        data.owner_team is not None
+        and not data.owner_team.active
+        and (existing is None or existing.owner_team_id != data.owner_team.id)
+    ):
         problems["owner_team"] = str(_l("This team is deactivated."))
-    if data.manager is not None and not data.manager.active:
+    newly_named = data.manager is not None and (
+        existing is None or existing.manager_id != data.manager.id
+    )
+    if newly_named and data.manager is not None and not data.manager.active:
         problems["manager"] = str(_l("This account is deactivated."))
+    elif newly_named and not can(data.manager, Permission.EDIT_JOURNEY):
+        problems["manager"] = str(_l("This person cannot edit the journey, so cannot manage it."))
     return problems
 
 

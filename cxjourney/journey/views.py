@@ -12,8 +12,7 @@ from markupsafe import Markup
 
 from ..auth import services as auth_services
 from ..auth.forms import ConfirmForm
-from ..auth.models import Role
-from ..auth.permissions import Permission, login_required, requires
+from ..auth.permissions import Permission, can, login_required, requires
 from ..errors import Conflict, ValidationError
 from ..extensions import db, utcnow
 from ..render_cache import RenderCache, journey_revision
@@ -28,7 +27,7 @@ from .forms import (
 )
 from .map_view import build_map
 from .measures import MEASURES, get_measure
-from .models import Channel
+from .models import Channel, Touchpoint
 
 bp = Blueprint("journey", __name__)
 
@@ -101,15 +100,20 @@ def touchpoint(key: str) -> Any:
     )
 
 
-def _fill_touchpoint_choices(form: TouchpointForm) -> None:
+def _fill_touchpoint_choices(form: TouchpointForm, tp: Touchpoint | None = None) -> None:
     form.stage.choices = [(s.key, s.name) for s in services.list_stages(db.session)]
     form.channel.choices = channel_choices()
-    form.owner_team.choices = [("", _("— no owner —"))] + [
-        (t.name, t.name) for t in auth_services.list_teams(db.session, active_only=True)
+    teams = auth_services.list_teams(db.session, active_only=True)
+    if tp is not None and tp.owner_team is not None and tp.owner_team not in teams:
+        teams.append(tp.owner_team)  # deactivated, but it is the current value
+    form.owner_team.choices = [("", _("— no owner —"))] + [(t.name, t.name) for t in teams]
+    managers = [
+        u
+        for u in auth_services.list_users_for_choice(db.session)
+        if can(u, Permission.EDIT_JOURNEY)
     ]
-    managers = auth_services.list_users_for_choice(
-        db.session, Role.TOUCHPOINT_MANAGER, Role.ADMIN, Role.TEAM_LEAD
-    )
+    if tp is not None and tp.manager is not None and tp.manager not in managers:
+        managers.append(tp.manager)
     form.manager.choices = [("", _("— nobody —"))] + [
         (u.email, f"{u.name} ({u.email})") for u in managers
     ]
@@ -171,7 +175,7 @@ def touchpoint_edit(key: str) -> Any:
         form.channel.data = tp.channel.value if tp.channel else ""
         form.owner_team.data = tp.owner_team.name if tp.owner_team else ""
         form.manager.data = tp.manager.email if tp.manager else ""
-    _fill_touchpoint_choices(form)
+    _fill_touchpoint_choices(form, tp)
     if form.validate_on_submit():
         try:
             services.update_touchpoint(
