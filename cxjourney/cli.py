@@ -9,11 +9,13 @@ from flask.cli import FlaskGroup
 
 def register_commands(app: Flask) -> None:
     from .auth.cli import users_cli
+    from .complaints.cli import sla_cli
     from .demo.cli import demo_command
     from .journey.cli import journey_cli
     from .notifications.cli import outbox_cli
 
     app.cli.add_command(users_cli)
+    app.cli.add_command(sla_cli)
     app.cli.add_command(journey_cli)
     app.cli.add_command(demo_command)
     app.cli.add_command(outbox_cli)

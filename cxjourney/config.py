@@ -74,6 +74,8 @@ class Config:
     # their own, smaller limits, checked where the form can show them.
     MAX_TEXT_LENGTH = 100_000
 
+    # The address people use to reach the app; links in notification mails start with it.
+    BASE_URL = (_env("CXJOURNEY_BASE_URL", "http://127.0.0.1:5000") or "").rstrip("/")
     # Complaints: where a complaint goes when no rule matches and its touchpoint has no owner.
     TRIAGE_TEAM = _env("CXJOURNEY_TRIAGE_TEAM", "Kundenservice")
     # The SLA business calendar (holidays from the holidays package).

@@ -310,6 +310,7 @@ def assign(data: dict[str, Any], reference: str) -> Any:
         actor=current_user,
         at=utcnow(),
         expected_version=data["version"],
+        settings=settings(),
     )
     db.session.commit()
     return dump_complaint(complaint, with_timeline=True)

@@ -18,6 +18,7 @@ from ..auth.permissions import Permission, can
 from ..customers.models import Customer
 from ..errors import Conflict, NotFound, ValidationError
 from ..journey.models import Channel, Touchpoint
+from ..notifications.services import enqueue_message
 from . import sla
 from .models import (
     Category,
@@ -195,6 +196,7 @@ class Settings:
     triage_team: str | None
     timezone: str
     calendar: dict[str, Any]
+    base_url: str = "http://127.0.0.1:5000"
 
     @classmethod
     def from_config(cls, config: Any) -> Settings:
@@ -209,7 +211,11 @@ class Settings:
             triage_team=config.get("TRIAGE_TEAM"),
             timezone=config.get("BABEL_DEFAULT_TIMEZONE", "Europe/Berlin"),
             calendar={k: config.get(k) for k in keys},
+            base_url=config.get("BASE_URL") or "http://127.0.0.1:5000",
         )
+
+    def complaint_url(self, reference: str) -> str:
+        return f"{self.base_url}/complaints/{reference}"
 
 
 def _text(
@@ -355,7 +361,7 @@ def log_complaint(
         },
     )
     if decision.assignee is not None:
-        record_event(
+        event = record_event(
             session,
             complaint,
             EventKind.ASSIGNED,
@@ -363,8 +369,40 @@ def log_complaint(
             at=at,
             data={"to": decision.assignee.email, "team": decision.team.name},
         )
+        session.flush()
+        notify_assignee(session, complaint, event, actor=actor, at=at, settings=settings)
     session.flush()
     return complaint, True
+
+
+def notify_assignee(
+    session: Session,
+    complaint: Complaint,
+    event: ComplaintEvent,
+    *,
+    actor: User | None,
+    at: datetime,
+    settings: Settings,
+) -> None:
+    """Tell the new assignee (not someone who took it themselves), in their language."""
+    assignee = complaint.assignee
+    if assignee is None or (actor is not None and actor.id == assignee.id):
+        return
+    enqueue_message(
+        session,
+        kind="complaint_assigned",
+        recipient=assignee,
+        template="complaint_assigned",
+        context={
+            "reference": complaint.reference,
+            "subject": complaint.subject,
+            "touchpoint_name": complaint.touchpoint.name,
+            "team_name": complaint.team.name,
+            "url": settings.complaint_url(complaint.reference or ""),
+        },
+        dedupe_key=f"complaint:{complaint.id}:assigned:{assignee.id}:{event.id}",
+        at=at,
+    )
 
 
 def link_contact(
@@ -588,9 +626,11 @@ def assign_complaint(
     actor: User | None,
     at: datetime,
     expected_version: int | None = None,
+    settings: Settings | None = None,
 ) -> ComplaintEvent | None:
     """Give the complaint to a team and/or person (None: the team's queue).
 
+    With ``settings``, the new assignee is notified (the links need the base URL).
     Raises ValidationError when the person is inactive or not in the team.
     """
     _check_version(complaint, expected_version)
@@ -623,6 +663,8 @@ def assign_complaint(
         data={"to": assignee.email if assignee else None, "team": team.name, "previous": previous},
     )
     session.flush()
+    if settings is not None:
+        notify_assignee(session, complaint, event, actor=actor, at=at, settings=settings)
     return event
 
 
