@@ -84,6 +84,9 @@ class Config:
     SLA_HOURS = _env("CXJOURNEY_SLA_HOURS", "08:00-18:00")
     SLA_HOLIDAY_COUNTRY = _env("CXJOURNEY_SLA_HOLIDAY_COUNTRY", "DE")
     SLA_HOLIDAY_SUBDIVISION = _env("CXJOURNEY_SLA_HOLIDAY_SUBDIVISION", "")
+    # Attachments live outside the database; None: <instance folder>/attachments.
+    ATTACHMENT_DIR = _env("CXJOURNEY_ATTACHMENT_DIR")
+    ATTACHMENT_MAX_BYTES = _env_int("CXJOURNEY_ATTACHMENT_MAX_BYTES", 10 * 1024 * 1024)
     # A likely duplicate: same customer and touchpoint, open, received within this many days.
     DUPLICATE_WINDOW_DAYS = 14
 

@@ -87,3 +87,17 @@ def _sqlite_pragmas(dbapi_connection: Any, connection_record: Any) -> None:
 
 # Set by create_app from SQLITE_BUSY_TIMEOUT_MS (a listener has no app context).
 _SQLITE_BUSY_TIMEOUT_MS = [5000]
+
+
+def begin_real_transaction(session: Any) -> None:
+    """Make sure a following SAVEPOINT is nested in a transaction, not the transaction itself.
+
+    pysqlite (Python's sqlite3 in its default mode) emits BEGIN only before the first
+    INSERT/UPDATE/DELETE. A SAVEPOINT issued before that opens the transaction, and releasing
+    it commits, behind the caller's back. PostgreSQL needs nothing here.
+    """
+    session.flush()
+    connection = session.connection()
+    dbapi_connection = connection.connection.dbapi_connection
+    if isinstance(dbapi_connection, sqlite3.Connection) and not dbapi_connection.in_transaction:
+        connection.exec_driver_sql("BEGIN")

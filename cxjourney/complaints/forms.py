@@ -8,6 +8,7 @@ from wtforms import (
     DecimalField,
     HiddenField,
     IntegerField,
+    MultipleFileField,
     SelectField,
     StringField,
     TextAreaField,
@@ -84,6 +85,10 @@ class IntakeForm(BaseForm):
     desired_outcome = TextAreaField(
         _l("What the customer wants"), validators=[Optional(), Length(max=TEXT_MAX)]
     )
+    attachments = MultipleFileField(
+        _l("Attachments"),
+        description=_l("Scanned letters, faxes, photos or PDFs, at most 10 MB each."),
+    )
     # Set after a likely duplicate was pointed out: the agent chose to create it anyway.
     confirm_new = HiddenField()
 
@@ -119,6 +124,10 @@ class NoteForm(BaseForm):
 class AssignForm(BaseForm):
     version = IntegerField(validators=[InputRequired()])
     assignee = SelectField(_l("Assign to"), validators=[Optional()])
+
+
+class AttachmentForm(BaseForm):
+    attachments = MultipleFileField(_l("Add attachments"))
 
 
 class SeverityForm(BaseForm):

@@ -63,6 +63,7 @@ class EventKind(enum.StrEnum):
     LINKED = "linked"
     REOPENED = "reopened"
     SEVERITY_CHANGED = "severity_changed"
+    ATTACHMENT_ADDED = "attachment_added"
 
 
 class Category(db.Model):

@@ -17,6 +17,7 @@ from ..auth.models import Role, Team, User
 from ..auth.permissions import Permission, can
 from ..customers.models import Customer
 from ..errors import Conflict, NotFound, ValidationError
+from ..extensions import begin_real_transaction
 from ..journey.models import Channel, Touchpoint
 from ..notifications.services import enqueue_message
 from . import sla
@@ -325,6 +326,7 @@ def log_complaint(
     policy = sla.select_policy(session, severity=severity, touchpoint=touchpoint, customer=customer)
     clock = sla.clock_for(policy, settings.calendar) if policy else None
     sla.compute_dues(complaint, policy, clock)
+    begin_real_transaction(session)
     try:
         with session.begin_nested():
             session.add(complaint)

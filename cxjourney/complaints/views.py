@@ -3,10 +3,21 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
+from flask import (
+    Blueprint,
+    abort,
+    current_app,
+    flash,
+    redirect,
+    render_template,
+    request,
+    send_file,
+    url_for,
+)
 from flask_babel import gettext as _
 from flask_login import current_user
 
@@ -19,9 +30,11 @@ from ..extensions import db, utcnow
 from ..journey import services as journey_services
 from ..journey.forms import channel_labels
 from ..journey.models import Channel
+from . import attachments as attachment_services
 from . import categories, services
 from .forms import (
     AssignForm,
+    AttachmentForm,
     IntakeForm,
     NoteForm,
     ReplyForm,
@@ -43,6 +56,27 @@ RECENT_DAYS = 90
 
 def _settings() -> services.Settings:
     return services.Settings.from_config(current_app.config)
+
+
+def _storage() -> attachment_services.Storage:
+    configured = current_app.config.get("ATTACHMENT_DIR")
+    directory = Path(configured) if configured else Path(current_app.instance_path) / "attachments"
+    return attachment_services.Storage(directory, int(current_app.config["ATTACHMENT_MAX_BYTES"]))
+
+
+def _store_uploads(complaint: Complaint, at: datetime) -> None:
+    for upload in request.files.getlist("attachments"):
+        if upload and upload.filename:
+            attachment_services.add_attachment(
+                db.session,
+                complaint,
+                filename=upload.filename,
+                stream=upload.stream,
+                content_type=upload.mimetype,
+                actor=current_user,
+                at=at,
+                storage=_storage(),
+            )
 
 
 def _local_zone() -> ZoneInfo:
@@ -201,6 +235,7 @@ def create() -> Any:
             at=at,
             settings=_settings(),
         )
+        _store_uploads(complaint, at)
     except DomainError as exc:
         db.session.rollback()
         form.add_errors(exc)
@@ -218,6 +253,9 @@ def create() -> Any:
         "success",
     )
     return redirect(url_for("complaints.detail", reference=complaint.reference))
+
+
+create.accepts_files = True  # type: ignore[attr-defined] - the request guard lets uploads in
 
 
 def _link(form: IntakeForm, customer: Customer, reference: str, at: datetime) -> Any:
@@ -268,6 +306,7 @@ def _forms(complaint: Complaint, submitted: Any = None) -> dict[str, Any]:
             version=version,
             assignee=complaint.assignee.email if complaint.assignee else "",
         ),
+        "attachment_form": AttachmentForm(formdata=None),
         "severity_form": SeverityForm(
             formdata=None, version=version, severity=complaint.severity.value
         ),
@@ -304,6 +343,7 @@ def _render_detail(
             "complaints/detail.html",
             complaint=complaint,
             events=services.timeline(db.session, complaint),
+            attachments=attachment_services.list_attachments(db.session, complaint),
             sla=sla_status(complaint, _settings().calendar, utcnow()),
             reason=routing_reason(complaint),
             conflict=conflict,
@@ -472,3 +512,43 @@ def severity(reference: str) -> Any:
         _with_choices(reference, "severity_form", SeverityForm()),
         action,
     )
+
+
+@bp.post("/<reference>/attachments")
+@requires(Permission.WORK_COMPLAINTS)
+def upload(reference: str) -> Any:
+    complaint = _load(reference)
+    form = AttachmentForm()
+    if not form.validate_on_submit():
+        return _render_detail(complaint, 422, ("attachment_form", form))
+    try:
+        _store_uploads(complaint, utcnow())
+    except ValidationError as exc:
+        db.session.rollback()
+        form.add_errors(exc)
+        return _render_detail(_load(reference), 422, ("attachment_form", form))
+    db.session.commit()
+    flash(_("Saved."), "success")
+    return redirect(url_for("complaints.detail", reference=reference))
+
+
+upload.accepts_files = True  # type: ignore[attr-defined]
+
+
+@bp.get("/<reference>/attachments/<int:attachment_id>")
+@requires(Permission.VIEW_COMPLAINTS)
+def download(reference: str, attachment_id: int) -> Any:
+    """Only for those who may see the complaint; always a download, never shown inline."""
+    complaint = _load(reference)
+    attachment = attachment_services.get_attachment(db.session, complaint, attachment_id)
+    path = attachment_services.stored_path(_storage(), attachment)
+    response = send_file(
+        path,
+        mimetype=attachment.content_type,
+        as_attachment=True,
+        download_name=attachment.filename,
+        max_age=0,
+    )
+    response.headers["Content-Security-Policy"] = "default-src 'none'; sandbox"
+    response.headers["Cache-Control"] = "private, no-store"
+    return response

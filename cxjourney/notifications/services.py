@@ -12,7 +12,6 @@ from __future__ import annotations
 import logging
 import re
 import smtplib
-import sqlite3
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -26,6 +25,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from ..auth.models import User
+from ..extensions import begin_real_transaction
 from .mailer import Mailer
 from .models import OutboxMessage, OutboxStatus
 
@@ -141,7 +141,7 @@ def enqueue_message(
         sent_at=None,
         last_error=None,
     )
-    _begin_real_transaction(session)
+    begin_real_transaction(session)
     try:
         with session.begin_nested():
             session.add(message)
@@ -151,20 +151,6 @@ def enqueue_message(
             raise
         return None
     return message
-
-
-def _begin_real_transaction(session: Session) -> None:
-    """Make sure a SAVEPOINT is nested in a transaction, not the transaction itself.
-
-    pysqlite (Python's sqlite3 in its default mode) emits BEGIN only before the first
-    INSERT/UPDATE/DELETE. A SAVEPOINT issued before that opens the transaction, and releasing
-    it commits – behind the caller's back. PostgreSQL needs nothing here.
-    """
-    session.flush()
-    connection = session.connection()
-    dbapi_connection = connection.connection.dbapi_connection
-    if isinstance(dbapi_connection, sqlite3.Connection) and not dbapi_connection.in_transaction:
-        connection.exec_driver_sql("BEGIN")
 
 
 # --- send -----------------------------------------------------------------------------------
