@@ -14,9 +14,11 @@ seeding the journey afresh after each write.
 from __future__ import annotations
 
 import copy
+import io
 from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -28,20 +30,30 @@ from sqlalchemy.orm import Session
 from cxjourney.auth.models import Role, Team, User
 from cxjourney.auth.permissions import ROLE_PERMISSIONS
 from cxjourney.auth.services import find_user_by_token
+from cxjourney.complaints import attachments as attachment_services
 from cxjourney.complaints.categories import find_category
-from cxjourney.complaints.models import Category, Complaint, ComplaintEvent
+from cxjourney.complaints.models import (
+    Attachment,
+    Category,
+    Complaint,
+    ComplaintEvent,
+    RoutingRule,
+    SlaPolicy,
+)
+from cxjourney.complaints.routing import RuleInput, save_rule
 from cxjourney.complaints.services import Settings, timeline
 from cxjourney.customers.models import ChurnReason, Customer
 from cxjourney.customers.services import find_churn_reason
 from cxjourney.journey import services as journey
 from cxjourney.journey.document import export_journey
-from cxjourney.journey.models import Stage, Touchpoint, Transition
+from cxjourney.journey.models import Channel, Stage, Touchpoint, Transition
 
 from .conftest import PASSWORD, csrf_from, make_user
 from .factories import (
     T0,
     make_complaint,
     make_customer,
+    make_policy,
     make_stage,
     make_touchpoint,
     small_journey,
@@ -126,6 +138,79 @@ def _complaints(probe: Probe) -> int:
 def _events(probe: Probe, kind: str) -> int:
     complaint = _complaint(probe)
     return sum(e.kind.value == kind for e in timeline(probe.session, complaint))
+
+
+PDF = b"%PDF-1.4\n1 0 obj<</Type/Catalog>>endobj\ntrailer<</Root 1 0 R>>\n%%EOF\n"
+
+
+def _attachments(probe: Probe) -> int:
+    return len(probe.session.scalars(select(Attachment.id)).all())
+
+
+def _seed_attachment(session: Session, complaint: Complaint) -> int:
+    storage = attachment_services.Storage(
+        Path(current_app.instance_path) / "attachments", 10 * 1024 * 1024
+    )
+    attachment = attachment_services.add_attachment(
+        session,
+        complaint,
+        filename="brief.pdf",
+        stream=io.BytesIO(PDF),
+        content_type="application/pdf",
+        actor=None,
+        at=T0,
+        storage=storage,
+    )
+    session.commit()
+    return attachment.id
+
+
+def _rule_form(seed: dict[str, Any], name: str) -> dict[str, Any]:
+    return {
+        "name": name,
+        "priority": "5",
+        "active": "y",
+        "touchpoint": "",
+        "stage": "",
+        "category": "",
+        "channel": "letter",
+        "min_severity": "",
+        "segment": "",
+        "team": str(seed["team_online"]),
+        "user": "",
+        "strategy": "team_queue",
+    }
+
+
+def _policy_form(name: str, severity: str) -> dict[str, Any]:
+    return {
+        "name": name,
+        "severity": severity,
+        "touchpoint": "",
+        "stage": "",
+        "segment": "",
+        "first_response_minutes": "60",
+        "next_update_minutes": "120",
+        "resolution_minutes": "480",
+        "business_hours": "y",
+        "warning_percent": "80",
+        "active": "y",
+    }
+
+
+def _rule(probe: Probe, name: str) -> RoutingRule | None:
+    probe.session.expire_all()
+    return probe.session.scalar(select(RoutingRule).where(RoutingRule.name == name))
+
+
+def _policy(probe: Probe, name: str) -> SlaPolicy | None:
+    probe.session.expire_all()
+    return probe.session.scalar(select(SlaPolicy).where(SlaPolicy.name == name))
+
+
+def _category_name(probe: Probe) -> str:
+    probe.session.expire_all()
+    return probe.session.get(Category, probe.seed["category_id"]).name
 
 
 def _signed_in(probe: Probe) -> bool:
@@ -359,6 +444,222 @@ def _cases() -> list[Case]:
             location="/journey/stages",
             done=lambda p: _stage(p, "renewal") is None,
         ),
+        # --- complaint administration ---------------------------------------------------
+        Case("GET", "/admin/routing-rules", ADMINS, 200),
+        Case(
+            "GET",
+            "/admin/routing-rules/preview",
+            ADMINS,
+            200,
+            path="/admin/routing-rules/preview?touchpoint=hotline&channel=letter&severity=low",
+        ),
+        Case("GET", "/admin/routing-rules/new", ADMINS, 200),
+        Case(
+            "POST",
+            "/admin/routing-rules/new",
+            ADMINS,
+            302,
+            location="/admin/routing-rules",
+            data=lambda s: _rule_form(s, "Briefe"),
+            done=lambda p: _rule(p, "Briefe") is not None,
+        ),
+        Case(
+            "GET",
+            "/admin/routing-rules/<int:rule_id>",
+            ADMINS,
+            200,
+            path="/admin/routing-rules/{rule_id}",
+        ),
+        Case(
+            "POST",
+            "/admin/routing-rules/<int:rule_id>",
+            ADMINS,
+            302,
+            path="/admin/routing-rules/{rule_id}",
+            location="/admin/routing-rules",
+            data=lambda s: _rule_form(s, "Umbenannt"),
+            done=lambda p: _rule(p, "Umbenannt") is not None,
+        ),
+        Case("GET", "/admin/categories", ADMINS, 200),
+        Case(
+            "POST",
+            "/admin/categories",
+            ADMINS,
+            302,
+            location="/admin/categories",
+            data=lambda s: {"key": "delivery", "name": "Lieferung"},
+            done=lambda p: find_category(p.session, "delivery") is not None,
+        ),
+        Case(
+            "GET",
+            "/admin/categories/<int:category_id>",
+            ADMINS,
+            200,
+            path="/admin/categories/{category_id}",
+        ),
+        Case(
+            "POST",
+            "/admin/categories/<int:category_id>",
+            ADMINS,
+            302,
+            path="/admin/categories/{category_id}",
+            location="/admin/categories",
+            data=lambda s: {"name": "Abrechnung", "active": "y"},
+            done=lambda p: _category_name(p) == "Abrechnung",
+        ),
+        Case("GET", "/admin/sla-policies", ADMINS, 200),
+        Case("GET", "/admin/sla-policies/new", ADMINS, 200),
+        Case(
+            "POST",
+            "/admin/sla-policies/new",
+            ADMINS,
+            302,
+            location="/admin/sla-policies",
+            data=lambda s: _policy_form("Kritisch", "critical"),
+            done=lambda p: _policy(p, "Kritisch") is not None,
+        ),
+        Case(
+            "GET",
+            "/admin/sla-policies/<int:policy_id>",
+            ADMINS,
+            200,
+            path="/admin/sla-policies/{policy_id}",
+        ),
+        Case(
+            "POST",
+            "/admin/sla-policies/<int:policy_id>",
+            ADMINS,
+            302,
+            path="/admin/sla-policies/{policy_id}",
+            location="/admin/sla-policies",
+            data=lambda s: _policy_form("Mittel neu", "medium"),
+            done=lambda p: _policy(p, "Mittel neu") is not None,
+        ),
+        # --- customers and complaints (pages) ------------------------------------------------
+        Case("GET", "/customers/", SERVICE, 200, path="/customers/?q=K-1000"),
+        Case("GET", "/customers/<external_ref>", SERVICE, 200, path="/customers/K-1000"),
+        Case("GET", "/customers/new", FRONT_LINE, 200),
+        Case(
+            "POST",
+            "/customers/new",
+            FRONT_LINE,
+            302,
+            location="/customers/K-3000",
+            data=lambda s: {
+                "external_ref": "K-3000",
+                "name": "Neu",
+                "acquired_on": "2025-01-01",
+            },
+            done=lambda p: _customer(p, "K-3000") is not None,
+        ),
+        Case(
+            "GET", "/customers/<external_ref>/edit", FRONT_LINE, 200, path="/customers/K-1000/edit"
+        ),
+        Case(
+            "POST",
+            "/customers/<external_ref>/edit",
+            FRONT_LINE,
+            302,
+            path="/customers/K-1000/edit",
+            data=lambda s: {
+                "external_ref": "K-1000",
+                "name": "Max Neu",
+                "acquired_on": "2024-01-01",
+            },
+            done=lambda p: _customer(p, "K-1000").name == "Max Neu",
+        ),
+        Case("GET", "/complaints/new", FRONT_LINE, 200),
+        Case(
+            "POST",
+            "/complaints/new",
+            FRONT_LINE,
+            302,
+            location="/complaints/CX-",
+            data=lambda s: {
+                "customer_ref": "K-1000",
+                "touchpoint": "app",
+                "channel": "letter",
+                "category": "billing",
+                "severity": "low",
+                "subject": "Brief",
+                "description": "Per Brief",
+            },
+            done=lambda p: _complaints(p) == 2,
+        ),
+        Case(
+            "GET",
+            "/complaints/<reference>",
+            SERVICE,
+            200,
+            path="/complaints/{complaint}",
+        ),
+        Case(
+            "POST",
+            "/complaints/<reference>/status",
+            FRONT_LINE,
+            302,
+            path="/complaints/{complaint}/status",
+            data=lambda s: {"to": "in_progress", "version": s["complaint_version"]},
+            done=lambda p: _complaint(p).status.value == "in_progress",
+        ),
+        Case(
+            "POST",
+            "/complaints/<reference>/reply",
+            FRONT_LINE,
+            302,
+            path="/complaints/{complaint}/reply",
+            data=lambda s: {
+                "text": "Antwort",
+                "channel": "letter",
+                "version": s["complaint_version"],
+            },
+            done=lambda p: _events(p, "reply") == 1,
+        ),
+        Case(
+            "POST",
+            "/complaints/<reference>/note",
+            FRONT_LINE,
+            302,
+            path="/complaints/{complaint}/note",
+            data=lambda s: {"text": "Notiz", "version": s["complaint_version"]},
+            done=lambda p: _events(p, "note") == 1,
+        ),
+        Case(
+            "POST",
+            "/complaints/<reference>/assign",
+            FRONT_LINE,
+            302,
+            path="/complaints/{complaint}/assign",
+            data=lambda s: {"assignee": s["email"], "version": s["complaint_version"]},
+            done=lambda p: (
+                p.seed["user_id"] is not None and _complaint(p).assignee_id == p.seed["user_id"]
+            ),
+        ),
+        Case(
+            "POST",
+            "/complaints/<reference>/attachments",
+            FRONT_LINE,
+            302,
+            path="/complaints/{complaint}/attachments",
+            data=lambda s: {"attachments": (io.BytesIO(PDF), "brief.pdf", "application/pdf")},
+            done=lambda p: _attachments(p) == 2,
+        ),
+        Case(
+            "GET",
+            "/complaints/<reference>/attachments/<int:attachment_id>",
+            SERVICE,
+            200,
+            path="/complaints/{complaint}/attachments/{attachment_id}",
+        ),
+        Case(
+            "POST",
+            "/complaints/<reference>/severity",
+            FRONT_LINE,
+            302,
+            path="/complaints/{complaint}/severity",
+            data=lambda s: {"severity": "critical", "version": s["complaint_version"]},
+            done=lambda p: _complaint(p).severity.value == "critical",
+        ),
         # --- API --------------------------------------------------------------------------
         Case("GET", "/api/v1/me", EVERYONE, 200),
         Case("GET", "/api/v1/journey", EVERYONE, 200),
@@ -559,12 +860,38 @@ SKIPPED_ENDPOINTS = ("static", "api-docs.")  # Flask's static files; flask-smore
 UNGUARDED_ENDPOINTS = {"static", "auth.login", "api-docs.openapi_json"}
 
 
+def _seed_rule(session: Session) -> int:
+    rule = save_rule(
+        session,
+        None,
+        RuleInput(
+            name="Faxe",
+            priority=10,
+            team=session.scalar(select(Team).where(Team.name == "Online")),
+            channel=Channel.FAX,
+        ),
+        actor=None,
+        at=T0,
+    )
+    session.commit()
+    return rule.id
+
+
+def _seed_policy(session: Session) -> int:
+    policy = make_policy(session, "medium", name="Mittel")
+    session.commit()
+    return policy.id
+
+
 def _seed(session: Session, user: User | None, role: Role | None) -> dict[str, Any]:
     """A fresh journey: the small one, plus an empty stage and an archived touchpoint."""
     session.rollback()
     for model in (
+        Attachment,
         ComplaintEvent,
         Complaint,
+        RoutingRule,
+        SlaPolicy,
         Customer,
         Category,
         ChurnReason,
@@ -602,6 +929,10 @@ def _seed(session: Session, user: User | None, role: Role | None) -> dict[str, A
         transition_id=website_to_app.id,
         complaint=complaint.reference,
         complaint_version=complaint.version,
+        category_id=complaint.category_id,
+        attachment_id=_seed_attachment(session, complaint),
+        rule_id=_seed_rule(session),
+        policy_id=_seed_policy(session),
         user_id=user.id if user else None,
         email=user.email if user else None,
         role=role.value if role else "agent",

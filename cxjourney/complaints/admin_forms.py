@@ -71,7 +71,9 @@ class RoutingRuleForm(BaseForm):
     name = StringField(_l("Name"), validators=[DataRequired(), Length(max=120)])
     priority = IntegerField(
         _l("Priority"),
-        description=_l("Rules are tried from the lowest number up; the first that matches decides."),
+        description=_l(
+            "Rules are tried from the lowest number up; the first that matches decides."
+        ),
         validators=[InputRequired()],
         render_kw={"min": 0, "max": 1_000_000},
     )
@@ -155,8 +157,9 @@ def _minutes_field(label: object) -> IntegerField:
 
 
 class SlaPolicyForm(BaseForm):
-    name = StringField(_l("Name"), validators=[DataRequired(), Length(max=120)])
-    severity = SelectField(_l("Severity"), validators=[DataRequired()])
+    # Name and severity are checked by the service, so that one answer names every problem.
+    name = StringField(_l("Name"))
+    severity = SelectField(_l("Severity"), default="", validators=[Optional()])
     touchpoint = SelectField(
         _l("Touchpoint"),
         description=_l("Leave scope fields empty to apply to every complaint of this severity."),

@@ -16,7 +16,6 @@ from ..auth.permissions import Permission, requires
 from ..errors import Conflict, ValidationError
 from ..extensions import db, utcnow
 from ..journey import services as journey
-from ..journey.forms import channel_labels
 from ..journey.models import Channel, Stage, Touchpoint
 from . import categories, routing, sla_policies
 from .admin_forms import (
@@ -66,7 +65,9 @@ def _category_choices(blank: str, current: Category | None = None) -> list[Selec
     choices = [SelectChoice("", blank)]
     for category in categories.list_categories(db.session):
         if category.active or category == current:
-            label = category.name if category.active else _("%(name)s (inactive)", name=category.name)
+            label = (
+                category.name if category.active else _("%(name)s (inactive)", name=category.name)
+            )
             choices.append(SelectChoice(category.key, label))
     return choices
 
@@ -353,7 +354,7 @@ def _policy_form(policy: SlaPolicy | None) -> SlaPolicyForm:
 def _policy_input(form: SlaPolicyForm) -> sla_policies.PolicyInput:
     return sla_policies.PolicyInput(
         name=form.name.data,
-        severity=Severity(form.severity.data),
+        severity=Severity(form.severity.data) if form.severity.data else None,
         touchpoint=_lookup_touchpoint(form.touchpoint.data),
         stage=_lookup_stage(form.stage.data),
         segment=form.segment.data or None,

@@ -127,9 +127,7 @@ def _check_policy(
         )
     for target in TARGETS:
         if not _whole_number(getattr(data, target), 1, MAX_TARGET_MINUTES):
-            problems[target] = str(
-                _l("Enter whole minutes from 1 to %(n)d.", n=MAX_TARGET_MINUTES)
-            )
+            problems[target] = str(_l("Enter whole minutes from 1 to %(n)d.", n=MAX_TARGET_MINUTES))
     if not _whole_number(data.warning_percent, 1, 100):
         problems["warning_percent"] = str(_l("Enter a whole percentage from 1 to 100."))
     if data.active and "severity" not in problems and "stage" not in problems:

@@ -46,7 +46,6 @@ from .forms import (
     status_labels,
 )
 from .models import Complaint, ComplaintStatus, ResolutionCode, Severity
-from .routing import team_agents
 from .sla import sla_status
 
 bp = Blueprint("complaints", __name__, url_prefix="/complaints")
@@ -323,7 +322,11 @@ def _forms(complaint: Complaint, submitted: Any = None) -> dict[str, Any]:
     ]
     channel_names = channel_labels()
     forms["reply_form"].channel.choices = [(c.value, str(channel_names[c])) for c in Channel]
-    members = team_agents(db.session, complaint.team)
+    members = [
+        u
+        for u in auth_services.list_users_for_choice(db.session)
+        if u.team_id == complaint.team_id and can(u, Permission.WORK_COMPLAINTS)
+    ]
     if complaint.assignee is not None and complaint.assignee not in members:
         members.append(complaint.assignee)
     forms["assign_form"].assignee.choices = [("", _("— team queue —"))] + [
