@@ -66,6 +66,7 @@ EDITORS = frozenset({Role.TOUCHPOINT_MANAGER, Role.ADMIN})
 ADMINS = frozenset({Role.ADMIN})
 SERVICE = frozenset({Role.AGENT, Role.TOUCHPOINT_MANAGER, Role.TEAM_LEAD, Role.ADMIN})
 FRONT_LINE = frozenset({Role.AGENT, Role.TEAM_LEAD, Role.ADMIN})
+LEADS = frozenset({Role.TEAM_LEAD, Role.ADMIN})
 WHO = [*Role, ANONYMOUS]
 
 
@@ -535,6 +536,25 @@ def _cases() -> list[Case]:
             data=lambda s: _policy_form("Mittel neu", "medium"),
             done=lambda p: _policy(p, "Mittel neu") is not None,
         ),
+        # --- queues and the dashboard -------------------------------------------------------
+        Case("GET", "/queue", SERVICE, 200),
+        Case("GET", "/team-queue", LEADS, 200),
+        Case("GET", "/team-queue.csv", LEADS, 200, path="/team-queue.csv?dialect=excel-de"),
+        Case("GET", "/dashboard", LEADS, 200),
+        Case(
+            "POST",
+            "/team-queue/reassign",
+            LEADS,
+            302,
+            location="/team-queue",
+            data=lambda s: {
+                "complaint": str(s["complaint_id"]),
+                f"version-{s['complaint_id']}": str(s["complaint_version"]),
+                "assignee": str(s["agent_id"]),
+                "team": str(s["team_kundenservice"]),
+            },
+            done=lambda p: _complaint(p).assignee_id == p.seed["agent_id"],
+        ),
         # --- customers and complaints (pages) ------------------------------------------------
         Case("GET", "/customers/", SERVICE, 200, path="/customers/?q=K-1000"),
         Case("GET", "/customers/<external_ref>", SERVICE, 200, path="/customers/K-1000"),
@@ -860,6 +880,16 @@ SKIPPED_ENDPOINTS = ("static", "api-docs.")  # Flask's static files; flask-smore
 UNGUARDED_ENDPOINTS = {"static", "auth.login", "api-docs.openapi_json"}
 
 
+def _seed_agent(session: Session, team_id: int) -> int:
+    """An agent of the seeded complaint's team (created once; argon2 is slow)."""
+    agent = session.scalar(select(User).where(User.email == "queue-agent@example.org"))
+    if agent is None:
+        agent = make_user(session, Role.AGENT, email="queue-agent@example.org")
+    agent.team_id = team_id
+    session.commit()
+    return agent.id
+
+
 def _seed_rule(session: Session) -> int:
     rule = save_rule(
         session,
@@ -928,7 +958,10 @@ def _seed(session: Session, user: User | None, role: Role | None) -> dict[str, A
         team_online=session.scalar(select(Team.id).where(Team.name == "Online")),
         transition_id=website_to_app.id,
         complaint=complaint.reference,
+        complaint_id=complaint.id,
         complaint_version=complaint.version,
+        team_kundenservice=complaint.team_id,
+        agent_id=_seed_agent(session, complaint.team_id),
         category_id=complaint.category_id,
         attachment_id=_seed_attachment(session, complaint),
         rule_id=_seed_rule(session),
