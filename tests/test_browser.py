@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import threading
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -17,6 +18,7 @@ from flask import Flask
 from sqlalchemy.orm import Session
 from werkzeug.serving import BaseWSGIServer, make_server
 
+from cxjourney.auth.models import Role
 from cxjourney.demo.services import DEMO_DOMAIN, DEMO_PASSWORD, DemoOptions, load_demo
 
 from .conftest import ROOT
@@ -81,7 +83,7 @@ def browser() -> Iterator[sync_api.Browser]:
 
 @pytest.fixture
 def demo(db_session: Session) -> Session:
-    load_demo(db_session, DemoOptions(at=T0))
+    load_demo(db_session, DemoOptions(at=T0, customers=0, complaints=0))
     db_session.commit()
     return db_session
 
@@ -189,3 +191,108 @@ def test_manager_renames_a_touchpoint_reached_by_keyboard(
     assert csp == [], f"Content-Security-Policy violations: {csp}"
     assert console_errors == [], f"console errors: {console_errors}"
     assert failed_responses == [], f"failed requests: {failed_responses}"
+
+
+@pytest.fixture
+def complaint_desk(app: Flask, db_session: Session) -> dict[str, str]:
+    """A touchpoint owned by Kundenservice, an agent and a team lead of that team, a customer
+    who already has an open complaint about the touchpoint (for the duplicate hint)."""
+    from .conftest import PASSWORD, make_user
+    from .factories import (
+        make_category,
+        make_complaint,
+        make_customer,
+        make_touchpoint,
+        settings_for,
+    )
+
+    make_touchpoint(db_session, "first-invoice", name="Erste Rechnung")
+    make_category(db_session, "billing", "Rechnung")
+    customer = make_customer(db_session, "K-4711", name="Erika Mustermann")
+    agent = make_user(db_session, Role.AGENT, email="agent@example.org", team="Kundenservice")
+    lead = make_user(
+        db_session, Role.TEAM_LEAD, email="lead@example.org", team="Kundenservice", language="en"
+    )
+    earlier = make_complaint(
+        db_session,
+        settings_for(app.config),
+        customer=customer,
+        touchpoint="first-invoice",
+        at=datetime.now(UTC) - timedelta(days=2),
+    )
+    db_session.commit()
+    return {
+        "agent": agent.email,
+        "lead": lead.email,
+        "password": PASSWORD,
+        "earlier": earlier.reference,
+    }
+
+
+def _sign_in(page: sync_api.Page, email: str, password: str) -> None:
+    page.goto("/login")
+    page.keyboard.type(email)  # the email field has the focus
+    page.keyboard.press("Tab")
+    page.keyboard.type(password)
+    page.keyboard.press("Enter")
+    page.wait_for_url("**/journey/")
+
+
+def test_an_agent_logs_a_letter_by_keyboard_and_the_team_finds_it(
+    live_server: str, browser: sync_api.Browser, complaint_desk: dict[str, str]
+) -> None:
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    context = browser.new_context(locale="de-DE", base_url=live_server)
+    context.add_init_script(CSP_RECORDER)
+    page = context.new_page()
+    errors: list[str] = []
+    page.on("console", lambda msg: errors.append(msg.text) if msg.type == "error" else None)
+    _sign_in(page, complaint_desk["agent"], complaint_desk["password"])
+
+    # Find the customer from the intake form's search, by keyboard only.
+    page.goto("/complaints/new")
+    page.keyboard.type("K-4711")  # the search field has the focus
+    page.keyboard.press("Enter")
+    page.wait_for_url("**/complaints/new?q=*")
+    _tab_to(page, 'a[href*="customer=K-4711"]')
+    page.keyboard.press("Enter")
+    page.wait_for_url("**/complaints/new?customer=K-4711")
+    assert complaint_desk["earlier"] in page.content()  # the history is shown first
+
+    # The touchpoint select has the focus; a focused select picks an option as one types.
+    page.keyboard.type("Erste Rechnung")
+    page.keyboard.press("Tab")
+    page.keyboard.type("Brief")  # channel
+    _tab_to(page, "#category")
+    page.keyboard.type("Rechnung")
+    _tab_to(page, "#subject")
+    page.keyboard.type("Brief: Abschlag zu hoch")
+    page.keyboard.press("Tab")
+    page.keyboard.type("Die Kundin schreibt, der neue Abschlag sei doppelt so hoch.")
+    _tab_to(page, "#subject")
+    with page.expect_navigation():
+        page.keyboard.press("Enter")  # Enter in a text field submits the form
+
+    notice = page.locator(".notice")
+    assert notice.is_visible()
+    assert complaint_desk["earlier"] in notice.inner_text()  # the duplicate hint
+    page.screenshot(path=str(SCREENSHOTS / "intake-duplicate-hint.png"), full_page=True)
+    _tab_to(page, 'form.form button[type="submit"]:not([name="link_to"])')  # a new one
+    page.keyboard.press("Enter")
+    page.wait_for_url("**/complaints/CX-*")
+    reference = page.url.rsplit("/", 1)[-1]
+    assert reference != complaint_desk["earlier"]
+    assert "Kundenservice" in page.locator("main").inner_text()
+    page.screenshot(path=str(SCREENSHOTS / "complaint-logged.png"), full_page=True)
+    assert _csp_violations(page) == []
+    assert errors == []
+    context.close()
+
+    # The owning team's lead finds it in the team queue.
+    lead_context = browser.new_context(locale="en-US", base_url=live_server)
+    lead_page = lead_context.new_page()
+    _sign_in(lead_page, complaint_desk["lead"], complaint_desk["password"])
+    lead_page.goto("/team-queue")
+    assert reference in lead_page.locator("main").inner_text()
+    lead_page.screenshot(path=str(SCREENSHOTS / "team-queue.png"), full_page=True)
+    lead_context.close()

@@ -24,7 +24,7 @@ SVG = "{http://www.w3.org/2000/svg}"
 
 
 def test_demo_has_the_size_the_issue_asks_for(db_session: Session) -> None:
-    result = load_demo(db_session, DemoOptions(at=T0))
+    result = load_demo(db_session, DemoOptions(at=T0, customers=0, complaints=0))
     db_session.commit()
     stages = journey.list_stages(db_session)
     touchpoints = journey.list_touchpoints(db_session)
@@ -44,11 +44,11 @@ def test_demo_has_the_size_the_issue_asks_for(db_session: Session) -> None:
 
 
 def test_demo_refuses_a_non_empty_database_without_reset(db_session: Session) -> None:
-    load_demo(db_session, DemoOptions(at=T0))
+    load_demo(db_session, DemoOptions(at=T0, customers=0, complaints=0))
     db_session.commit()
     with pytest.raises(Conflict):
-        load_demo(db_session, DemoOptions(at=T0))
-    load_demo(db_session, DemoOptions(at=T0), reset=True)
+        load_demo(db_session, DemoOptions(at=T0, customers=0, complaints=0))
+    load_demo(db_session, DemoOptions(at=T0, customers=0, complaints=0), reset=True)
     db_session.commit()
     assert len(journey.list_touchpoints(db_session)) == 36
 
@@ -66,7 +66,7 @@ def _cli(app: Flask, *args: str, env: dict[str, str] | None = None):  # type: ig
 
 
 def test_demo_command_prints_logins_and_refuses_production(app: Flask, db_session: Session) -> None:
-    result = _cli(app, "demo")
+    result = _cli(app, "demo", "--customers", "30", "--complaints", "20")
     assert result.returncode == 0, result.stderr
     for account in DEMO_ACCOUNTS:
         assert account.email in result.stdout
@@ -87,7 +87,7 @@ def test_demo_command_prints_logins_and_refuses_production(app: Flask, db_sessio
 def test_map_renders_every_touchpoint_in_its_stage_lane(
     client: FlaskClient, db_session: Session
 ) -> None:
-    load_demo(db_session, DemoOptions(at=T0))
+    load_demo(db_session, DemoOptions(at=T0, customers=0, complaints=0))
     db_session.commit()
     assert login(client, "manager@stadtwerke-lindenau.example", DEMO_PASSWORD).status_code == 302
     html = client.get("/journey/").get_data(as_text=True)
@@ -113,7 +113,7 @@ def test_map_renders_every_touchpoint_in_its_stage_lane(
 
 
 def test_map_colour_measure_is_chosen_on_the_page(client: FlaskClient, db_session: Session) -> None:
-    load_demo(db_session, DemoOptions(at=T0))
+    load_demo(db_session, DemoOptions(at=T0, customers=0, complaints=0))
     db_session.commit()
     login(client, "viewer@stadtwerke-lindenau.example", DEMO_PASSWORD)
     by_team = client.get("/journey/?measure=owner_team").get_data(as_text=True)
@@ -139,7 +139,7 @@ def _label(html: str) -> str:
 def test_map_shows_a_change_at_once_although_it_is_cached(
     client: FlaskClient, db_session: Session
 ) -> None:
-    load_demo(db_session, DemoOptions(at=T0))
+    load_demo(db_session, DemoOptions(at=T0, customers=0, complaints=0))
     db_session.commit()
     login(client, "viewer@stadtwerke-lindenau.example", DEMO_PASSWORD)
     assert "Service-Hotline" in client.get("/journey/").get_data(as_text=True)

@@ -15,6 +15,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from cxjourney.auth.models import Role
+from cxjourney.complaints.models import RoutingRule, SlaPolicy
 from cxjourney.demo.services import DemoOptions, load_demo, wipe_database
 from cxjourney.journey.document import export_journey, import_journey
 from cxjourney.journey.models import Stage, Touchpoint, Transition
@@ -66,10 +67,12 @@ def test_get_returns_the_document_with_validation(
 
 
 def test_export_import_into_an_empty_database_export_is_identical(db_session: Session) -> None:
-    load_demo(db_session, DemoOptions(at=T0))
+    load_demo(db_session, DemoOptions(at=T0, customers=0, complaints=0))
     db_session.commit()
     first = export_journey(db_session)
     # an empty journey: same accounts, no stages/touchpoints/transitions
+    db_session.execute(RoutingRule.__table__.delete())  # the demo's rules and policies
+    db_session.execute(SlaPolicy.__table__.delete())  # refer to touchpoints
     db_session.execute(Transition.__table__.delete())
     db_session.execute(Touchpoint.__table__.delete())
     db_session.execute(Stage.__table__.delete())
@@ -83,7 +86,7 @@ def test_export_import_into_an_empty_database_export_is_identical(db_session: Se
 
 
 def test_import_into_a_fresh_database_creates_missing_teams(db_session: Session) -> None:
-    load_demo(db_session, DemoOptions(at=T0))
+    load_demo(db_session, DemoOptions(at=T0, customers=0, complaints=0))
     db_session.commit()
     document = export_journey(db_session)
     for tp in document["touchpoints"]:

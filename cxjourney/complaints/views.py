@@ -214,7 +214,8 @@ def create() -> Any:
         visible = [c for c in duplicates if services.can_see(current_user, c)]
         if visible:
             form.confirm_new.data = "1"
-            return _render_intake(form, customer, 409, duplicates=visible)
+            # A question for the agent, not an error: 200 with the hint above the form.
+            return _render_intake(form, customer, 200, duplicates=visible)
     try:
         customer = _resolve_customer(form, at)
         complaint, _created = services.log_complaint(
