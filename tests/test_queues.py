@@ -18,7 +18,7 @@ from sqlalchemy import event, select
 from sqlalchemy.orm import Session
 
 from cxjourney.auth.models import Role, User
-from cxjourney.complaints import csv_export, queues
+from cxjourney.complaints import csv_export, dashboard, queues
 from cxjourney.complaints import services as complaint_services
 from cxjourney.complaints.models import (
     Complaint,
@@ -615,10 +615,10 @@ def test_formula_cells_are_neutralised(value: str, expected: str) -> None:
 
 
 def test_percentile_cont_interpolates_linearly() -> None:
-    assert queues.percentile_cont([], 0.5) is None
-    assert queues.percentile_cont([7.0], 0.5) == 7.0
-    assert queues.percentile_cont([10.0, 1.0, 5.0, 3.0], 0.5) == 4.0
-    assert queues.percentile_cont([1.0, 3.0, 5.0, 10.0], 0.9) == pytest.approx(8.5)
+    assert dashboard.percentile_cont([], 0.5) is None
+    assert dashboard.percentile_cont([7.0], 0.5) == 7.0
+    assert dashboard.percentile_cont([10.0, 1.0, 5.0, 3.0], 0.5) == 4.0
+    assert dashboard.percentile_cont([1.0, 3.0, 5.0, 10.0], 0.9) == pytest.approx(8.5)
 
 
 @pytest.fixture
@@ -672,7 +672,7 @@ def test_dashboard_figures_on_the_hand_computed_example(
     listener = lambda target, context: loaded.append(target)  # noqa: E731
     event.listen(Complaint, "load", listener)
     try:
-        figures = queues.dashboard(db_session, team=team, now=N, timezone="Europe/Berlin")
+        figures = dashboard.dashboard(db_session, team=team, now=N, timezone="Europe/Berlin")
     finally:
         event.remove(Complaint, "load", listener)
     assert loaded == []  # aggregates and plain columns only
@@ -713,10 +713,10 @@ def test_dashboard_figures_on_the_hand_computed_example(
 def test_dashboard_for_every_team_and_an_empty_window(
     db_session, settings, dashboard_world
 ) -> None:
-    everyone = queues.dashboard(db_session, team=None, now=N, timezone="Europe/Berlin")
+    everyone = dashboard.dashboard(db_session, team=None, now=N, timezone="Europe/Berlin")
     assert everyone.open_total == 6
     assert everyone.age_bands[AgeBand.UNDER_1D] == 3
-    later = queues.dashboard(
+    later = dashboard.dashboard(
         db_session, team=None, now=N + timedelta(days=200), timezone="Europe/Berlin"
     )
     for window in (later.current, later.previous):

@@ -33,6 +33,7 @@ from ..extensions import db, utcnow
 from ..journey import services as journey_services
 from ..web import BaseForm
 from . import csv_export, queues
+from . import dashboard as dashboard_figures
 from .forms import severity_labels, sla_labels, status_labels
 from .models import ComplaintStatus
 from .routing import OPEN_STATUSES, team_agents
@@ -335,7 +336,9 @@ def dashboard() -> Any:
     figures = None
     if team is not None or may_choose:
         settings = _settings()
-        figures = queues.dashboard(db.session, team=team, now=utcnow(), timezone=settings.timezone)
+        figures = dashboard_figures.dashboard(
+            db.session, team=team, now=utcnow(), timezone=settings.timezone
+        )
     return render_template(
         "complaints/dashboard.html", figures=figures, team=team, teams=teams, bands=queues.AgeBand
     )
