@@ -237,3 +237,48 @@ def test_list_filters_and_visibility(client: FlaskClient, db_session: Session, a
     assert client.get("/api/v1/complaints", headers=_h(outsider_token)).get_json()["items"] == []
     ref = everything[0]["reference"]
     assert client.get(f"/api/v1/complaints/{ref}", headers=_h(outsider_token)).status_code == 404
+
+
+def test_assignment_notifies_the_assignee_in_their_language(
+    client: FlaskClient, db_session: Session, api_token
+) -> None:
+    from cxjourney.notifications.models import OutboxMessage
+
+    _setup(db_session)
+    colleague = make_user(
+        db_session, Role.AGENT, email="kollegin@example.org", team="Kundenservice", language="de"
+    )
+    token = api_token(Role.ADMIN)
+    ref = client.post("/api/v1/complaints", json=BODY, headers=_h(token)).get_json()["reference"]
+    response = client.post(
+        f"/api/v1/complaints/{ref}/assign", json={"assignee": colleague.email}, headers=_h(token)
+    )
+    assert response.status_code == 200
+    mails = db_session.scalars(select(OutboxMessage)).all()
+    assert [m.to_address for m in mails] == [colleague.email]
+    assert mails[0].language == "de"
+    assert ref in mails[0].subject
+    assert f"/complaints/{ref}" in mails[0].body
+
+
+def test_the_sla_state_filter(client: FlaskClient, db_session: Session, api_token) -> None:
+    from .factories import make_policy
+
+    _setup(db_session)
+    make_policy(db_session, "high", business_hours=False, first_response_minutes=60)
+    db_session.commit()
+    token = api_token(Role.ADMIN)
+    late = client.post("/api/v1/complaints", json=BODY, headers=_h(token)).get_json()  # 2026-03
+    fresh = client.post(
+        "/api/v1/complaints", json={**BODY, "received_at": None}, headers=_h(token)
+    ).get_json()
+    assert late["sla"]["state"] == "breached"
+    assert fresh["sla"]["state"] == "ok"
+
+    def refs(state: str) -> list[str]:
+        body = client.get(f"/api/v1/complaints?sla_state={state}", headers=_h(token)).get_json()
+        return [c["reference"] for c in body["items"]]
+
+    assert refs("breached") == [late["reference"]]
+    assert refs("ok") == [fresh["reference"]]
+    assert refs("at_risk") == []
