@@ -10,25 +10,9 @@ from wtforms.validators import DataRequired, InputRequired, Length, Optional
 from ..journey.forms import channel_labels
 from ..journey.models import Channel
 from ..web import BaseForm
+from .labels import severity_labels, strategy_labels
 from .models import AssignmentStrategy, RoutingRule, Severity
 from .sla_policies import MAX_TARGET_MINUTES
-
-
-def severity_labels() -> dict[Severity, object]:
-    return {
-        Severity.LOW: _l("Low"),
-        Severity.MEDIUM: _l("Medium"),
-        Severity.HIGH: _l("High"),
-        Severity.CRITICAL: _l("Critical"),
-    }
-
-
-def strategy_labels() -> dict[AssignmentStrategy, object]:
-    return {
-        AssignmentStrategy.TEAM_QUEUE: _l("Team queue"),
-        AssignmentStrategy.ROUND_ROBIN: _l("Round robin"),
-        AssignmentStrategy.LEAST_LOADED: _l("Least loaded"),
-    }
 
 
 def severity_choices(blank: object | None = None) -> list[SelectChoice]:

@@ -34,7 +34,7 @@ from ..journey import services as journey_services
 from ..web import BaseForm
 from . import csv_export, queues
 from . import dashboard as dashboard_figures
-from .forms import severity_labels, sla_labels, status_labels
+from .labels import severity_labels, sla_labels, status_labels
 from .models import ComplaintStatus
 from .routing import OPEN_STATUSES, team_agents
 from .services import Settings

@@ -21,6 +21,7 @@ from ..extensions import begin_real_transaction
 from ..journey.models import Channel, Touchpoint
 from ..notifications.services import enqueue_message
 from . import sla
+from .labels import status_labels
 from .models import (
     Category,
     Complaint,
@@ -478,12 +479,14 @@ def transition_complaint(
     _check_version(complaint, expected_version)
     current = complaint.status
     if to not in ALLOWED_MOVES[current]:
+        names = status_labels()
         raise ValidationError(
             {
                 "to": str(
                     _l(
-                        "A complaint cannot move from %(from)s to %(to)s.",
-                        **{"from": current.value, "to": to.value},
+                        "A complaint cannot move from “%(old)s” to “%(new)s”.",
+                        old=names[current.value],
+                        new=names[to.value],
                     )
                 )
             }

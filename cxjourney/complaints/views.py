@@ -40,11 +40,8 @@ from .forms import (
     ReplyForm,
     SeverityForm,
     StatusForm,
-    resolution_labels,
-    severity_labels,
-    sla_labels,
-    status_labels,
 )
+from .labels import resolution_labels, severity_labels, sla_labels, status_labels
 from .models import Complaint, ComplaintStatus, ResolutionCode, Severity
 from .sla import sla_status
 

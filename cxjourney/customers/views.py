@@ -12,7 +12,7 @@ from flask_login import current_user
 
 from ..auth.permissions import Permission, requires
 from ..complaints import services as complaint_services
-from ..complaints.forms import severity_labels, status_labels
+from ..complaints.labels import severity_labels, status_labels
 from ..errors import ValidationError
 from ..extensions import db, utcnow
 from . import services
