@@ -145,8 +145,10 @@ def create_complaint(data: dict[str, Any]) -> Any:
         at=utcnow(),
         settings=settings(),
     )
+    db.session.flush()
+    body = dump_complaint(complaint)  # before the commit expires what we just wrote
     db.session.commit()
-    return dump_complaint(complaint), 201 if created else 200
+    return body, 201 if created else 200
 
 
 @blp.get("/complaints")

@@ -11,7 +11,7 @@ from datetime import datetime
 
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import func, select, update
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, lazyload
 
 from ..audit.services import record_audit
 from ..auth.models import Role, Team, User
@@ -86,10 +86,19 @@ def get_rule(session: Session, rule_id: int) -> RoutingRule:
 
 
 def matching_rule(session: Session, attrs: RoutingInput) -> RoutingRule | None:
-    for rule in list_rules(session):
-        if rule.active and rule.team.active and rule_matches(rule, attrs):
-            return rule
-    return None
+    """The first active rule of an active team whose conditions hold.
+
+    Runs on every intake: one lean query (the conditions are plain columns; the winner's
+    team and person load when used).
+    """
+    rules = session.scalars(
+        select(RoutingRule)
+        .join(Team, RoutingRule.team_id == Team.id)
+        .where(RoutingRule.active.is_(True), Team.active.is_(True))
+        .order_by(RoutingRule.priority, RoutingRule.id)
+        .options(lazyload("*"))
+    )
+    return next((rule for rule in rules if rule_matches(rule, attrs)), None)
 
 
 def team_agents(session: Session, team: Team) -> list[User]:

@@ -327,18 +327,21 @@ def log_complaint(
     policy = sla.select_policy(session, severity=severity, touchpoint=touchpoint, customer=customer)
     clock = sla.clock_for(policy, settings.calendar) if policy else None
     sla.compute_dues(complaint, policy, clock)
-    begin_real_transaction(session)
-    try:
-        with session.begin_nested():
-            session.add(complaint)
-            session.flush()
-    except IntegrityError:
-        # The same idempotency key arrived twice at once: the other request won.
-        if data.idempotency_key:
+    if data.idempotency_key:
+        begin_real_transaction(session)
+        try:
+            with session.begin_nested():
+                session.add(complaint)
+                session.flush()
+        except IntegrityError:
+            # The same idempotency key arrived twice at once: the other request won.
             earlier = find_by_idempotency_key(session, actor, data.idempotency_key)
-            if earlier is not None:
-                return earlier, False
-        raise
+            if earlier is None:
+                raise
+            return earlier, False
+    else:
+        session.add(complaint)
+        session.flush()
     year = complaint.created_at.astimezone(ZoneInfo(settings.timezone)).year
     complaint.reference = f"CX-{year}-{complaint.id:06d}"
     record_event(

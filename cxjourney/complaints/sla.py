@@ -14,7 +14,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import or_, select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, lazyload
 
 from ..customers.models import Customer
 from ..journey.models import Touchpoint
@@ -37,13 +37,15 @@ def select_policy(
 ) -> SlaPolicy | None:
     """The most specific active policy for this severity: touchpoint over stage over segment."""
     candidates = session.scalars(
-        select(SlaPolicy).where(
+        select(SlaPolicy)
+        .where(
             SlaPolicy.active.is_(True),
             SlaPolicy.severity == severity,
             or_(SlaPolicy.touchpoint_id.is_(None), SlaPolicy.touchpoint_id == touchpoint.id),
             or_(SlaPolicy.stage_id.is_(None), SlaPolicy.stage_id == touchpoint.stage_id),
             or_(SlaPolicy.segment.is_(None), SlaPolicy.segment == customer.segment),
         )
+        .options(lazyload("*"))
     ).all()
 
     def specificity(policy: SlaPolicy) -> tuple[int, int]:

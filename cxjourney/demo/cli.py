@@ -21,7 +21,24 @@ from .services import (
 @click.command("demo")
 @click.option("--reset", is_flag=True, help="Delete ALL data first (never in production).")
 @click.option("--if-empty", is_flag=True, help="Do nothing (exit 0) when data exists already.")
-def demo_command(reset: bool, if_empty: bool) -> None:
+@click.option(
+    "--seed", type=int, default=2026, show_default=True, help="Same seed, same generated data."
+)
+@click.option(
+    "--customers",
+    type=click.IntRange(min=0),
+    default=2000,
+    show_default=True,
+    help="Customers to generate.",
+)
+@click.option(
+    "--complaints",
+    type=click.IntRange(min=0),
+    default=1500,
+    show_default=True,
+    help="Complaints to generate (over the last 18 months).",
+)
+def demo_command(reset: bool, if_empty: bool, seed: int, customers: int, complaints: int) -> None:
     """Load the demo company (Stadtwerke Lindenau) and print the logins."""
     if not current_app.config.get("DEMO_ALLOWED", False):
         if if_empty:  # `make run` asks politely; production simply has no demo
@@ -35,7 +52,8 @@ def demo_command(reset: bool, if_empty: bool) -> None:
             print_logins(existing, DEMO_PASSWORD)
         return
     try:
-        result = load_demo(db.session, DemoOptions(at=utcnow()), reset=reset)
+        options = DemoOptions(at=utcnow(), seed=seed, customers=customers, complaints=complaints)
+        result = load_demo(db.session, options, reset=reset)
     except Conflict as exc:
         db.session.rollback()
         raise click.ClickException(exc.message) from exc

@@ -61,6 +61,9 @@ class DemoOptions:
     complaints) add their seed and sizes here and as options of ``cxjourney demo``."""
 
     at: datetime
+    seed: int = 2026  # every generated record is drawn from random.Random(seed)
+    customers: int = 2000
+    complaints: int = 1500
 
 
 @dataclass
@@ -116,9 +119,17 @@ def _load_journey(session: Session, options: DemoOptions, result: DemoResult) ->
     result.counts["transitions"] = summary.transitions_added
 
 
+def _load_complaints(session: Session, options: DemoOptions, result: DemoResult) -> None:
+    # Imported here: the step's module imports this one (accounts, password, options).
+    from .complaints import load_complaint_demo
+
+    load_complaint_demo(session, options, result)
+
+
 DEMO_STEPS: list[Callable[[Session, DemoOptions, DemoResult], None]] = [
     _load_accounts,
     _load_journey,
+    _load_complaints,
 ]
 
 
