@@ -212,8 +212,8 @@ def test_escalation_shows_the_clock_and_the_due_time_in_the_configured_timezone(
     de, en = messages
     assert de is not None
     assert en is not None
-    assert de.subject == "Eskalation: Beschwerde CX-2026-000042 (Erstreaktion)"
-    assert "Servicelevel: Erstreaktion" in de.body
+    assert de.subject == "Eskalation: Beschwerde CX-2026-000042 (erste Antwort)"
+    assert "Servicelevel: erste Antwort" in de.body
     assert "Fällig: 2. März 2026" in de.body
     assert "10:30" in de.body
     assert en.subject == "Escalation: complaint CX-2026-000042 (first response)"
@@ -223,7 +223,7 @@ def test_escalation_shows_the_clock_and_the_due_time_in_the_configured_timezone(
 
 
 @pytest.mark.parametrize(
-    ("clock", "german"), [("next_update", "nächste Zwischenmeldung"), ("resolution", "Lösung")]
+    ("clock", "german"), [("next_update", "nächste Rückmeldung"), ("resolution", "Lösung")]
 )
 def test_escalation_names_every_clock(db_session: Session, clock: str, german: str) -> None:
     user = make_user(db_session, Role.TEAM_LEAD, language="de")

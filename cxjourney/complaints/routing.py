@@ -11,7 +11,7 @@ from datetime import datetime
 
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import func, select, update
-from sqlalchemy.orm import Session, lazyload
+from sqlalchemy.orm import Session, contains_eager, lazyload
 
 from ..audit.services import record_audit
 from ..auth.models import Role, Team, User
@@ -96,7 +96,7 @@ def matching_rule(session: Session, attrs: RoutingInput) -> RoutingRule | None:
         .join(Team, RoutingRule.team_id == Team.id)
         .where(RoutingRule.active.is_(True), Team.active.is_(True))
         .order_by(RoutingRule.priority, RoutingRule.id)
-        .options(lazyload("*"))
+        .options(lazyload("*"), contains_eager(RoutingRule.team))
     )
     return next((rule for rule in rules if rule_matches(rule, attrs)), None)
 
@@ -141,14 +141,22 @@ def _next_in_turn(agents: list[User], last_id: int | None) -> User | None:
 def _round_robin(session: Session, rule: RoutingRule, *, commit_turn: bool) -> User | None:
     if not commit_turn:
         return _next_in_turn(team_agents(session, rule.team), rule.last_assignee_id)
-    # Take the rule's row lock first (a no-op UPDATE): concurrent intakes, in any worker or
-    # on any node, then take turns one after another, on PostgreSQL and SQLite alike.
-    session.execute(
-        update(RoutingRule)
-        .where(RoutingRule.id == rule.id)
-        .values(last_assignee_id=RoutingRule.last_assignee_id)
-    )
-    last_id = session.scalar(select(RoutingRule.last_assignee_id).where(RoutingRule.id == rule.id))
+    # Take the rule's row lock before reading whose turn it is: concurrent intakes, in any
+    # worker or on any node, then take turns one after another. PostgreSQL locks the row
+    # with FOR UPDATE; SQLite takes its write lock with a first (no-op) write.
+    if session.get_bind().dialect.name == "postgresql":
+        last_id = session.scalar(
+            select(RoutingRule.last_assignee_id).where(RoutingRule.id == rule.id).with_for_update()
+        )
+    else:
+        session.execute(
+            update(RoutingRule)
+            .where(RoutingRule.id == rule.id)
+            .values(last_assignee_id=RoutingRule.last_assignee_id)
+        )
+        last_id = session.scalar(
+            select(RoutingRule.last_assignee_id).where(RoutingRule.id == rule.id)
+        )
     chosen = _next_in_turn(team_agents(session, rule.team), last_id)
     if chosen is not None:
         session.execute(

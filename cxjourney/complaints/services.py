@@ -406,7 +406,8 @@ def notify_assignee(
             "team_name": complaint.team.name,
             "url": settings.complaint_url(complaint.reference or ""),
         },
-        dedupe_key=f"complaint:{complaint.id}:assigned:{assignee.id}:{event.id}",
+        # Each assignment event notifies once by construction: no dedupe key to check.
+        dedupe_key=None,
         at=at,
     )
 

@@ -141,6 +141,9 @@ def enqueue_message(
         sent_at=None,
         last_error=None,
     )
+    if dedupe_key is None:
+        session.add(message)  # nothing to race for: no savepoint needed
+        return message
     begin_real_transaction(session)
     try:
         with session.begin_nested():
