@@ -8,10 +8,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import func, select, update
-from sqlalchemy.orm import Session, contains_eager, lazyload
+from sqlalchemy.orm import Session, aliased, contains_eager, lazyload
 
 from ..audit.services import record_audit
 from ..auth.models import Role, Team, User
@@ -141,32 +142,42 @@ def _next_in_turn(agents: list[User], last_id: int | None) -> User | None:
 def _round_robin(session: Session, rule: RoutingRule, *, commit_turn: bool) -> User | None:
     if not commit_turn:
         return _next_in_turn(team_agents(session, rule.team), rule.last_assignee_id)
-    # Take the rule's row lock before reading whose turn it is: concurrent intakes, in any
-    # worker or on any node, then take turns one after another. PostgreSQL locks the row
-    # with FOR UPDATE; SQLite takes its write lock with a first (no-op) write.
-    if session.get_bind().dialect.name == "postgresql":
-        last_id = session.scalar(
-            select(RoutingRule.last_assignee_id).where(RoutingRule.id == rule.id).with_for_update()
+    # Whose turn it is, taken in one atomic statement: the next active agent of the team
+    # after the previous one (wrapping around). On PostgreSQL it runs in a short transaction
+    # of its own, so parallel intakes on any worker or node never wait for each other's
+    # commit; an intake that fails afterwards only skips a turn.
+    agent = aliased(User)
+
+    def next_agent(after: Any) -> Any:
+        return (
+            select(func.min(agent.id))
+            .where(
+                agent.team_id == RoutingRule.team_id,
+                agent.active.is_(True),
+                agent.role == Role.AGENT,
+                agent.id > after,
+            )
+            .scalar_subquery()
         )
-    else:
-        session.execute(
-            update(RoutingRule)
-            .where(RoutingRule.id == rule.id)
-            .values(last_assignee_id=RoutingRule.last_assignee_id)
+
+    statement = (
+        update(RoutingRule)
+        .where(RoutingRule.id == rule.id)
+        .values(
+            last_assignee_id=func.coalesce(
+                next_agent(func.coalesce(RoutingRule.last_assignee_id, 0)), next_agent(0)
+            )
         )
-        last_id = session.scalar(
-            select(RoutingRule.last_assignee_id).where(RoutingRule.id == rule.id)
-        )
-    chosen = _next_in_turn(team_agents(session, rule.team), last_id)
-    if chosen is not None:
-        session.execute(
-            update(RoutingRule)
-            .where(RoutingRule.id == rule.id)
-            .values(last_assignee_id=chosen.id)
-            .execution_options(synchronize_session=False)
-        )
-        session.expire(rule, ["last_assignee_id"])
-    return chosen
+        .returning(RoutingRule.last_assignee_id)
+    )
+    bind = session.get_bind()
+    if bind.dialect.name == "postgresql":
+        with bind.begin() as connection:  # type: ignore[union-attr]
+            chosen_id = connection.execute(statement).scalar()
+    else:  # SQLite has one writer at a time anyway
+        chosen_id = session.execute(statement.execution_options(synchronize_session=False)).scalar()
+    session.expire(rule, ["last_assignee_id"])
+    return session.get(User, chosen_id) if chosen_id is not None else None
 
 
 def _assignee(session: Session, rule: RoutingRule, *, commit_turn: bool) -> User | None:
