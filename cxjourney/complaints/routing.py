@@ -171,11 +171,13 @@ def _round_robin(session: Session, rule: RoutingRule, *, commit_turn: bool) -> U
         .returning(RoutingRule.last_assignee_id)
     )
     bind = session.get_bind()
+    row = None
     if bind.dialect.name == "postgresql":
         with bind.begin() as connection:  # type: ignore[union-attr]
-            chosen_id = connection.execute(statement).scalar()
-    else:  # SQLite has one writer at a time anyway
-        chosen_id = session.execute(statement.execution_options(synchronize_session=False)).scalar()
+            row = connection.execute(statement).first()
+    if row is None:  # SQLite (one writer at a time anyway), or a rule not yet committed
+        row = session.execute(statement.execution_options(synchronize_session=False)).first()
+    chosen_id = row[0] if row is not None else None
     session.expire(rule, ["last_assignee_id"])
     return session.get(User, chosen_id) if chosen_id is not None else None
 
