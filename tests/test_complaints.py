@@ -13,7 +13,8 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from cxjourney.auth.models import Role
-from cxjourney.complaints import services
+from cxjourney.complaints import lifecycle, services
+from cxjourney.complaints.lifecycle import ALLOWED_MOVES, transition_complaint
 from cxjourney.complaints.models import (
     Complaint,
     ComplaintStatus,
@@ -21,7 +22,6 @@ from cxjourney.complaints.models import (
     ResolutionCode,
     Severity,
 )
-from cxjourney.complaints.services import ALLOWED_MOVES, transition_complaint
 from cxjourney.complaints.sla import SlaState, sla_status
 from cxjourney.errors import Conflict, NotFound, ValidationError
 
@@ -218,7 +218,7 @@ def test_reopening_counts_and_keeps_the_first_resolution_time(
 def test_a_stale_version_is_a_conflict(db_session: Session, settings, setup) -> None:
     complaint = make_complaint(db_session, settings)
     version = complaint.version
-    services.add_note(
+    lifecycle.add_note(
         db_session,
         complaint,
         text="erste Notiz",
@@ -229,7 +229,7 @@ def test_a_stale_version_is_a_conflict(db_session: Session, settings, setup) -> 
     db_session.commit()
     assert complaint.version == version + 1
     with pytest.raises(Conflict):
-        services.add_note(
+        lifecycle.add_note(
             db_session,
             complaint,
             text="zweite",
@@ -251,7 +251,7 @@ def test_replies_start_and_restart_the_clocks(db_session: Session, settings, set
     complaint = make_complaint(db_session, settings, at=berlin(2026, 3, 2, 9, 0))
     assert complaint.first_response_due_at == berlin(2026, 3, 2, 10, 0)
     assert complaint.next_update_due_at is None
-    services.add_reply(
+    lifecycle.add_reply(
         db_session,
         complaint,
         text="Wir kümmern uns.",
@@ -325,7 +325,7 @@ def test_severity_change_recomputes_the_dues(db_session: Session, settings, setu
     make_policy(db_session, "critical", business_hours=False, first_response_minutes=30)
     complaint = make_complaint(db_session, settings, severity="low", at=berlin(2026, 3, 2, 9, 0))
     assert complaint.first_response_due_at == berlin(2026, 3, 2, 17, 0)
-    services.change_severity(
+    lifecycle.change_severity(
         db_session,
         complaint,
         severity=Severity.CRITICAL,

@@ -18,8 +18,7 @@ from sqlalchemy import event, select
 from sqlalchemy.orm import Session
 
 from cxjourney.auth.models import Role, User
-from cxjourney.complaints import csv_export, dashboard, queues
-from cxjourney.complaints import services as complaint_services
+from cxjourney.complaints import csv_export, dashboard, lifecycle, queues
 from cxjourney.complaints.models import (
     Complaint,
     ComplaintEvent,
@@ -89,16 +88,14 @@ def log(session: Session, settings: Any, received: datetime, **kw: Any) -> Compl
 
 
 def assign(session: Session, complaint: Complaint, user: User | None, at: datetime) -> None:
-    complaint_services.assign_complaint(
-        session, complaint, team=None, assignee=user, actor=None, at=at
-    )
+    lifecycle.assign_complaint(session, complaint, team=None, assignee=user, actor=None, at=at)
     session.commit()
 
 
 def reply(session: Session, settings: Any, complaint: Complaint, at: datetime) -> None:
     from cxjourney.journey.models import Channel
 
-    complaint_services.add_reply(
+    lifecycle.add_reply(
         session,
         complaint,
         text="Wir kümmern uns.",
@@ -111,7 +108,7 @@ def reply(session: Session, settings: Any, complaint: Complaint, at: datetime) -
 
 
 def resolve(session: Session, settings: Any, complaint: Complaint, at: datetime) -> None:
-    complaint_services.transition_complaint(
+    lifecycle.transition_complaint(
         session,
         complaint,
         to=ComplaintStatus.RESOLVED,

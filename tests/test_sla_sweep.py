@@ -11,7 +11,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from cxjourney.auth.models import Role
-from cxjourney.complaints import services
+from cxjourney.complaints import lifecycle
 from cxjourney.complaints.models import Complaint, ComplaintEvent, ComplaintStatus, EventKind
 from cxjourney.complaints.sweep import sweep_sla
 from cxjourney.extensions import db
@@ -96,7 +96,7 @@ def test_later_clocks_escalate_again_but_each_only_once(
 def test_waiting_on_the_customer_is_never_breached(
     db_session: Session, settings, overdue: Complaint
 ) -> None:
-    services.transition_complaint(
+    lifecycle.transition_complaint(
         db_session,
         overdue,
         to=ComplaintStatus.WAITING_ON_CUSTOMER,

@@ -12,7 +12,7 @@ from sqlalchemy import select
 
 from ..auth import services as auth_services
 from ..auth.permissions import Permission, can, requires
-from ..complaints import categories, services
+from ..complaints import categories, lifecycle, services
 from ..complaints.models import Complaint, ComplaintStatus, ResolutionCode, Severity
 from ..complaints.sla import sla_status
 from ..customers.services import find_customer
@@ -213,7 +213,7 @@ def get_complaint(reference: str) -> Any:
 @blp.alt_response(422, schema=ErrorSchema, description="Move not allowed, or resolution missing")
 def transition(data: dict[str, Any], reference: str) -> Any:
     complaint = services.get_complaint(db.session, reference, viewer=current_user)
-    services.transition_complaint(
+    lifecycle.transition_complaint(
         db.session,
         complaint,
         to=ComplaintStatus(data["to"]),
@@ -240,7 +240,7 @@ def transition(data: dict[str, Any], reference: str) -> Any:
 def add_note(data: dict[str, Any], reference: str) -> Any:
     """An internal note (never shown to the customer)."""
     complaint = services.get_complaint(db.session, reference, viewer=current_user)
-    services.add_note(
+    lifecycle.add_note(
         db.session,
         complaint,
         text=data["text"],
@@ -260,7 +260,7 @@ def add_note(data: dict[str, Any], reference: str) -> Any:
 def add_reply(data: dict[str, Any], reference: str) -> Any:
     """A reply to the customer through a channel; the first one is the first response."""
     complaint = services.get_complaint(db.session, reference, viewer=current_user)
-    services.add_reply(
+    lifecycle.add_reply(
         db.session,
         complaint,
         text=data["text"],
@@ -304,7 +304,7 @@ def assign(data: dict[str, Any], reference: str) -> Any:
         or (taking_it and team.id == complaint.team_id)
     ):
         raise PermissionDenied(_("Only team leads assign complaints to others."))
-    services.assign_complaint(
+    lifecycle.assign_complaint(
         db.session,
         complaint,
         team=team,

@@ -25,9 +25,10 @@ from ..auth.permissions import Permission, can
 from ..errors import Conflict, ValidationError
 from ..extensions import begin_real_transaction
 from ..journey.models import Touchpoint
+from .lifecycle import assign_complaint
 from .models import Complaint, ComplaintStatus, Severity, SlaPolicy
 from .routing import OPEN_STATUSES, team_agents
-from .services import Settings, assign_complaint, visible_to
+from .services import Settings, visible_to
 from .sla import SlaState, SlaStatus, sla_status
 
 PER_PAGE = 50

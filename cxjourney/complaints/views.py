@@ -31,7 +31,7 @@ from ..journey import services as journey_services
 from ..journey.forms import channel_labels
 from ..journey.models import Channel
 from . import attachments as attachment_services
-from . import categories, services
+from . import categories, lifecycle, services
 from .forms import (
     AssignForm,
     AttachmentForm,
@@ -100,9 +100,9 @@ def _customer_context(customer: Customer | None) -> dict[str, Any]:
     since = utcnow() - timedelta(days=RECENT_DAYS)
     return {
         "customer": customer,
-        "open_complaints": [c for c in mine if c.status not in services.DONE],
+        "open_complaints": [c for c in mine if c.status not in lifecycle.DONE],
         "recent_complaints": [
-            c for c in mine if c.status in services.DONE and c.received_at >= since
+            c for c in mine if c.status in lifecycle.DONE and c.received_at >= since
         ],
     }
 
@@ -311,7 +311,7 @@ def _forms(complaint: Complaint, submitted: Any = None) -> dict[str, Any]:
     if submitted is not None:
         forms[submitted[0]] = submitted[1]
     labels = status_labels()
-    allowed = services.ALLOWED_MOVES[complaint.status]
+    allowed = lifecycle.ALLOWED_MOVES[complaint.status]
     forms["status_form"].to.choices = [
         (s.value, str(labels[s.value])) for s in ComplaintStatus if s in allowed
     ]
@@ -396,7 +396,7 @@ def _act(reference: str, name: str, form: Any, action: Any) -> Any:
 @requires(Permission.WORK_COMPLAINTS)
 def change_status(reference: str) -> Any:
     def action(complaint: Complaint, form: StatusForm) -> None:
-        services.transition_complaint(
+        lifecycle.transition_complaint(
             db.session,
             complaint,
             to=ComplaintStatus(form.to.data),
@@ -431,7 +431,7 @@ def _with_choices(reference: str, name: str, form: Any) -> Any:
 @requires(Permission.WORK_COMPLAINTS)
 def reply(reference: str) -> Any:
     def action(complaint: Complaint, form: ReplyForm) -> None:
-        services.add_reply(
+        lifecycle.add_reply(
             db.session,
             complaint,
             text=form.text.data,
@@ -451,7 +451,7 @@ def reply(reference: str) -> Any:
 @requires(Permission.WORK_COMPLAINTS)
 def note(reference: str) -> Any:
     def action(complaint: Complaint, form: NoteForm) -> None:
-        services.add_note(
+        lifecycle.add_note(
             db.session,
             complaint,
             text=form.text.data,
@@ -475,7 +475,7 @@ def assign(reference: str) -> Any:
         taking_it = assignee is not None and assignee.id == current_user.id
         if not (can(current_user, Permission.ASSIGN_COMPLAINTS) or taking_it):
             abort(403)
-        services.assign_complaint(
+        lifecycle.assign_complaint(
             db.session,
             complaint,
             team=None,
@@ -497,7 +497,7 @@ def assign(reference: str) -> Any:
 @requires(Permission.WORK_COMPLAINTS)
 def severity(reference: str) -> Any:
     def action(complaint: Complaint, form: SeverityForm) -> None:
-        services.change_severity(
+        lifecycle.change_severity(
             db.session,
             complaint,
             severity=Severity(form.severity.data),

@@ -44,6 +44,7 @@ from ..auth.services import (
     find_user_by_email,
     list_teams,
 )
+from ..complaints import lifecycle
 from ..complaints import services as complaint_services
 from ..complaints.categories import create_category, find_category, list_categories
 from ..complaints.models import (
@@ -888,7 +889,7 @@ class _Timeline:
         ):
             return
         agent = ctx.rng.choice(ctx.agents[ctx.triage_team.id])
-        complaint_services.assign_complaint(
+        lifecycle.assign_complaint(
             ctx.session,
             complaint,
             team=ctx.triage_team,
@@ -901,7 +902,7 @@ class _Timeline:
 
     def assign(self, when: datetime, agent: User, *, actor: User | None) -> None:
         at = self._step(when)
-        complaint_services.assign_complaint(
+        lifecycle.assign_complaint(
             self.ctx.session,
             self.complaint,
             team=None,
@@ -913,7 +914,7 @@ class _Timeline:
 
     def reply(self, when: datetime, text: str, actor: User | None = None) -> None:
         at = self._step(when)
-        complaint_services.add_reply(
+        lifecycle.add_reply(
             self.ctx.session,
             self.complaint,
             text=text.format(ref=self.complaint.reference),
@@ -925,15 +926,13 @@ class _Timeline:
 
     def note(self, when: datetime, text: str) -> None:
         at = self._step(when)
-        complaint_services.add_note(
-            self.ctx.session, self.complaint, text=text, actor=self.owner, at=at
-        )
+        lifecycle.add_note(self.ctx.session, self.complaint, text=text, actor=self.owner, at=at)
 
     def move(
         self, when: datetime, to: ComplaintStatus, *, system: bool = False, **kwargs: Any
     ) -> None:
         at = self._step(when)
-        complaint_services.transition_complaint(
+        lifecycle.transition_complaint(
             self.ctx.session,
             self.complaint,
             to=to,
