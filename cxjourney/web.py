@@ -4,7 +4,8 @@ and the base form that shows domain errors."""
 from __future__ import annotations
 
 import logging
-from typing import Any
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 from flask import Flask, Response, current_app, jsonify, render_template, request
 from flask_babel import gettext as _
@@ -15,7 +16,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm.exc import StaleDataError
 from werkzeug.exceptions import HTTPException, InternalServerError
 
-from .errors import DomainError
+from .errors import DomainError, ValidationError
 
 log = logging.getLogger(__name__)
 
@@ -188,6 +189,31 @@ def set_security_headers(response: Response) -> Response:
     if not request.path.startswith("/static/"):
         response.headers.setdefault("Cache-Control", "no-store")
     return response
+
+
+T = TypeVar("T")
+
+
+def save_form(form: FlaskForm, save: Callable[[], T]) -> T | None:
+    """For a valid submitted form: run ``save`` (a service call returning what it saved) and
+    commit. A ValidationError rolls back and lands on the form. None: not saved."""
+    from .extensions import db
+
+    if not form.validate_on_submit():
+        return None
+    try:
+        result = save()
+    except ValidationError as exc:
+        db.session.rollback()
+        form.add_errors(exc)  # type: ignore[attr-defined]
+        return None
+    db.session.commit()
+    return result
+
+
+def form_status() -> int:
+    """200 for a form shown, 422 for one sent back with problems."""
+    return 422 if request.method == "POST" else 200
 
 
 class BaseForm(FlaskForm):

@@ -10,6 +10,7 @@ from flask_login import current_user, login_user
 
 from ..errors import ValidationError
 from ..extensions import db, utcnow
+from ..web import form_status, save_form
 from . import services
 from .forms import TeamForm, UserForm, language_choices, role_choices
 from .models import Role
@@ -78,39 +79,32 @@ def user_new() -> Any:
 def user_edit(user_id: int) -> Any:
     user = services.get_user(db.session, user_id)
     form = _user_form(obj=user)
-    if form.validate_on_submit():
-        try:
-            services.update_user(
-                db.session,
-                user,
-                email=form.email.data,
-                name=form.name.data,
-                role=Role(form.role.data),
-                team=_team_of(form),
-                language=form.language.data or None,
-                active=form.active.data,
-                actor=current_user,
-                at=utcnow(),
+
+    def save() -> Any:
+        services.update_user(
+            db.session,
+            user,
+            email=form.email.data,
+            name=form.name.data,
+            role=Role(form.role.data),
+            team=_team_of(form),
+            language=form.language.data or None,
+            active=form.active.data,
+            actor=current_user,
+            at=utcnow(),
+        )
+        if form.password.data:
+            services.change_password(
+                db.session, user, new_password=form.password.data, actor=current_user, at=utcnow()
             )
-            if form.password.data:
-                services.change_password(
-                    db.session,
-                    user,
-                    new_password=form.password.data,
-                    actor=current_user,
-                    at=utcnow(),
-                )
-        except ValidationError as exc:
-            db.session.rollback()
-            form.add_errors(exc)
-        else:
-            db.session.commit()
-            if form.password.data and user.id == current_user.id:
-                login_user(user)  # the new nonce ended every session, this one included
-            flash(_("Account %(email)s saved.", email=user.email), "success")
-            return redirect(url_for("admin.users"))
-    status = 422 if request.method == "POST" else 200
-    return render_template("admin/user_form.html", form=form, user=user), status
+        return user
+
+    if save_form(form, save) is not None:
+        if form.password.data and user.id == current_user.id:
+            login_user(user)  # the new nonce ended every session, this one included
+        flash(_("Account %(email)s saved.", email=user.email), "success")
+        return redirect(url_for("admin.users"))
+    return render_template("admin/user_form.html", form=form, user=user), form_status()
 
 
 @bp.get("/teams")
@@ -127,20 +121,17 @@ def teams() -> Any:
 @requires(Permission.MANAGE_TEAMS)
 def team_new() -> Any:
     form = TeamForm()
-    if form.validate_on_submit():
-        try:
-            team = services.create_team(
+    if (
+        team := save_form(
+            form,
+            lambda: services.create_team(
                 db.session, name=form.name.data, actor=current_user, at=utcnow()
-            )
-        except ValidationError as exc:
-            db.session.rollback()
-            form.add_errors(exc)
-        else:
-            db.session.commit()
-            flash(_("Team %(name)s created.", name=team.name), "success")
-            return redirect(url_for("admin.teams"))
-    status = 422 if request.method == "POST" else 200
-    return render_template("admin/team_form.html", form=form, team=None), status
+            ),
+        )
+    ) is not None:
+        flash(_("Team %(name)s created.", name=team.name), "success")
+        return redirect(url_for("admin.teams"))
+    return render_template("admin/team_form.html", form=form, team=None), form_status()
 
 
 @bp.route("/teams/<int:team_id>", methods=["GET", "POST"])
@@ -148,22 +139,20 @@ def team_new() -> Any:
 def team_edit(team_id: int) -> Any:
     team = services.get_team(db.session, team_id)
     form = TeamForm(obj=team)
-    if form.validate_on_submit():
-        try:
-            services.update_team(
+    if (
+        save_form(
+            form,
+            lambda: services.update_team(
                 db.session,
                 team,
                 name=form.name.data,
                 active=form.active.data,
                 actor=current_user,
                 at=utcnow(),
-            )
-        except ValidationError as exc:
-            db.session.rollback()
-            form.add_errors(exc)
-        else:
-            db.session.commit()
-            flash(_("Team %(name)s saved.", name=team.name), "success")
-            return redirect(url_for("admin.teams"))
-    status = 422 if request.method == "POST" else 200
-    return render_template("admin/team_form.html", form=form, team=team), status
+            ),
+        )
+        is not None
+    ):
+        flash(_("Team %(name)s saved.", name=team.name), "success")
+        return redirect(url_for("admin.teams"))
+    return render_template("admin/team_form.html", form=form, team=team), form_status()

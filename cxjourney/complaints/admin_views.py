@@ -13,10 +13,11 @@ from wtforms.fields.choices import SelectChoice
 from ..auth import services as auth_services
 from ..auth.models import Team, User
 from ..auth.permissions import Permission, requires
-from ..errors import Conflict, ValidationError
+from ..errors import Conflict
 from ..extensions import db, utcnow
 from ..journey import services as journey
 from ..journey.models import Channel, Stage, Touchpoint
+from ..web import form_status, save_form
 from . import categories, routing, sla_policies
 from .admin_forms import (
     CategoryEditForm,
@@ -34,10 +35,6 @@ from .admin_forms import (
 from .models import AssignmentStrategy, Category, RoutingRule, Severity, SlaPolicy
 
 bp = Blueprint("complaint_admin", __name__, url_prefix="/admin")
-
-
-def _status() -> int:
-    return 422 if request.method == "POST" else 200
 
 
 # --- choices --------------------------------------------------------------------------------
@@ -228,19 +225,17 @@ def routing_preview() -> Any:
 @requires(Permission.MANAGE_ROUTING)
 def routing_rule_new() -> Any:
     form = _rule_form(None)
-    if form.validate_on_submit():
-        try:
-            rule = routing.save_rule(
+    if (
+        rule := save_form(
+            form,
+            lambda: routing.save_rule(
                 db.session, None, _rule_input(form), actor=current_user, at=utcnow()
-            )
-        except ValidationError as exc:
-            db.session.rollback()
-            form.add_errors(exc)
-        else:
-            db.session.commit()
-            flash(_("Routing rule %(name)s created.", name=rule.name), "success")
-            return redirect(url_for("complaint_admin.routing_rules"))
-    return render_template("admin/routing_rule_form.html", form=form, rule=None), _status()
+            ),
+        )
+    ) is not None:
+        flash(_("Routing rule %(name)s created.", name=rule.name), "success")
+        return redirect(url_for("complaint_admin.routing_rules"))
+    return render_template("admin/routing_rule_form.html", form=form, rule=None), form_status()
 
 
 @bp.route("/routing-rules/<int:rule_id>", methods=["GET", "POST"])
@@ -248,17 +243,18 @@ def routing_rule_new() -> Any:
 def routing_rule_edit(rule_id: int) -> Any:
     rule = routing.get_rule(db.session, rule_id)
     form = _rule_form(rule)
-    if form.validate_on_submit():
-        try:
-            routing.save_rule(db.session, rule, _rule_input(form), actor=current_user, at=utcnow())
-        except ValidationError as exc:
-            db.session.rollback()
-            form.add_errors(exc)
-        else:
-            db.session.commit()
-            flash(_("Routing rule %(name)s saved.", name=rule.name), "success")
-            return redirect(url_for("complaint_admin.routing_rules"))
-    return render_template("admin/routing_rule_form.html", form=form, rule=rule), _status()
+    if (
+        save_form(
+            form,
+            lambda: routing.save_rule(
+                db.session, rule, _rule_input(form), actor=current_user, at=utcnow()
+            ),
+        )
+        is not None
+    ):
+        flash(_("Routing rule %(name)s saved.", name=rule.name), "success")
+        return redirect(url_for("complaint_admin.routing_rules"))
+    return render_template("admin/routing_rule_form.html", form=form, rule=rule), form_status()
 
 
 # --- categories -----------------------------------------------------------------------------
@@ -280,22 +276,20 @@ def categories_list() -> Any:
 @requires(Permission.MANAGE_CATALOGUES)
 def category_create() -> Any:
     form = CategoryForm()
-    if form.validate_on_submit():
-        try:
-            category = categories.create_category(
+    if (
+        category := save_form(
+            form,
+            lambda: categories.create_category(
                 db.session,
                 key=form.key.data.strip(),
                 name=form.name.data,
                 actor=current_user,
                 at=utcnow(),
-            )
-        except ValidationError as exc:
-            db.session.rollback()
-            form.add_errors(exc)
-        else:
-            db.session.commit()
-            flash(_("Category %(name)s created.", name=category.name), "success")
-            return redirect(url_for("complaint_admin.categories_list"))
+            ),
+        )
+    ) is not None:
+        flash(_("Category %(name)s created.", name=category.name), "success")
+        return redirect(url_for("complaint_admin.categories_list"))
     return _render_categories(form), 422
 
 
@@ -304,24 +298,23 @@ def category_create() -> Any:
 def category_edit(category_id: int) -> Any:
     category = categories.get_category(db.session, category_id)
     form = CategoryEditForm(data={"name": category.name, "active": category.active})
-    if form.validate_on_submit():
-        try:
-            categories.update_category(
+    if (
+        save_form(
+            form,
+            lambda: categories.update_category(
                 db.session,
                 category,
                 name=form.name.data,
                 active=form.active.data,
                 actor=current_user,
                 at=utcnow(),
-            )
-        except ValidationError as exc:
-            db.session.rollback()
-            form.add_errors(exc)
-        else:
-            db.session.commit()
-            flash(_("Category %(name)s saved.", name=category.name), "success")
-            return redirect(url_for("complaint_admin.categories_list"))
-    return render_template("admin/category_form.html", form=form, category=category), _status()
+            ),
+        )
+        is not None
+    ):
+        flash(_("Category %(name)s saved.", name=category.name), "success")
+        return redirect(url_for("complaint_admin.categories_list"))
+    return render_template("admin/category_form.html", form=form, category=category), form_status()
 
 
 # --- SLA policies ---------------------------------------------------------------------------
@@ -381,19 +374,17 @@ def sla_policies_list() -> Any:
 @requires(Permission.MANAGE_SLA)
 def sla_policy_new() -> Any:
     form = _policy_form(None)
-    if form.validate_on_submit():
-        try:
-            policy = sla_policies.save_policy(
+    if (
+        policy := save_form(
+            form,
+            lambda: sla_policies.save_policy(
                 db.session, None, _policy_input(form), actor=current_user, at=utcnow()
-            )
-        except ValidationError as exc:
-            db.session.rollback()
-            form.add_errors(exc)
-        else:
-            db.session.commit()
-            flash(_("SLA policy %(name)s created.", name=policy.name), "success")
-            return redirect(url_for("complaint_admin.sla_policies_list"))
-    return render_template("admin/sla_policy_form.html", form=form, policy=None), _status()
+            ),
+        )
+    ) is not None:
+        flash(_("SLA policy %(name)s created.", name=policy.name), "success")
+        return redirect(url_for("complaint_admin.sla_policies_list"))
+    return render_template("admin/sla_policy_form.html", form=form, policy=None), form_status()
 
 
 @bp.route("/sla-policies/<int:policy_id>", methods=["GET", "POST"])
@@ -401,16 +392,15 @@ def sla_policy_new() -> Any:
 def sla_policy_edit(policy_id: int) -> Any:
     policy = sla_policies.get_policy(db.session, policy_id)
     form = _policy_form(policy)
-    if form.validate_on_submit():
-        try:
-            sla_policies.save_policy(
+    if (
+        save_form(
+            form,
+            lambda: sla_policies.save_policy(
                 db.session, policy, _policy_input(form), actor=current_user, at=utcnow()
-            )
-        except ValidationError as exc:
-            db.session.rollback()
-            form.add_errors(exc)
-        else:
-            db.session.commit()
-            flash(_("SLA policy %(name)s saved.", name=policy.name), "success")
-            return redirect(url_for("complaint_admin.sla_policies_list"))
-    return render_template("admin/sla_policy_form.html", form=form, policy=policy), _status()
+            ),
+        )
+        is not None
+    ):
+        flash(_("SLA policy %(name)s saved.", name=policy.name), "success")
+        return redirect(url_for("complaint_admin.sla_policies_list"))
+    return render_template("admin/sla_policy_form.html", form=form, policy=policy), form_status()
