@@ -12,10 +12,9 @@ from sqlalchemy import select
 
 from ..auth import services as auth_services
 from ..auth.permissions import Permission, can, requires
-from ..complaints import categories, lifecycle, services
+from ..complaints import lifecycle, services
 from ..complaints.models import Complaint, ComplaintStatus, ResolutionCode, Severity
 from ..complaints.sla import sla_status
-from ..customers.services import find_customer
 from ..errors import PermissionDenied, ValidationError
 from ..extensions import db, utcnow
 from ..journey.models import Channel
@@ -111,15 +110,18 @@ def dump_complaint(complaint: Complaint, *, with_timeline: bool = False) -> dict
 def create_complaint(data: dict[str, Any]) -> Any:
     """Log a complaint; it is routed and its SLA clocks start at ``received_at``."""
     problems: dict[str, str] = {}
-    customer = find_customer(db.session, data["customer_ref"])
+    customer, touchpoint, category = services.find_intake_references(
+        db.session,
+        customer_ref=data["customer_ref"],
+        touchpoint_key=data["touchpoint"],
+        category_key=data["category"],
+    )
     if customer is None:
         problems["customer_ref"] = _(
             "No customer with the reference %(ref)s.", ref=data["customer_ref"]
         )
-    touchpoint = find_touchpoint_by_key(db.session, data["touchpoint"])
     if touchpoint is None:
         problems["touchpoint"] = _("No touchpoint with the key %(key)s.", key=data["touchpoint"])
-    category = categories.find_category(db.session, data["category"])
     if category is None:
         problems["category"] = _("Unknown category %(key)s.", key=data["category"])
     key = request.headers.get("Idempotency-Key")

@@ -13,7 +13,7 @@ from argon2.exceptions import InvalidHashError, VerificationError
 from email_validator import EmailNotValidError, validate_email
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import func, select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, lazyload
 
 from ..audit.services import record_audit
 from ..errors import NotFound, ValidationError
@@ -449,14 +449,19 @@ def issue_token(session: Session, user: User, *, actor: User | None, at: datetim
 
 
 def find_user_by_token(session: Session, token: str) -> User | None:
-    """The active user owning this unrevoked token, else None."""
+    """The active user owning this unrevoked token, else None.
+
+    Runs on every API request: one query for the user alone (the team loads when used).
+    """
     if not token.startswith(TOKEN_PREFIX) or len(token) > 128:
         return None
-    api_token = session.scalar(
-        select(ApiToken).where(
-            ApiToken.token_hash == _token_digest(token), ApiToken.revoked_at.is_(None)
+    return session.scalar(
+        select(User)
+        .join(ApiToken, ApiToken.user_id == User.id)
+        .where(
+            ApiToken.token_hash == _token_digest(token),
+            ApiToken.revoked_at.is_(None),
+            User.active.is_(True),
         )
+        .options(lazyload(User.team))
     )
-    if api_token is None or not api_token.user.active:
-        return None
-    return api_token.user

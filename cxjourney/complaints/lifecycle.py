@@ -280,7 +280,7 @@ def assign_complaint(
     )
     session.flush()
     if settings is not None:
-        notify_assignee(session, complaint, event, actor=actor, at=at, settings=settings)
+        notify_assignee(session, complaint, actor=actor, at=at, settings=settings)
     return event
 
 

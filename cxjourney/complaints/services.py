@@ -8,9 +8,9 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import ColumnElement, false, or_, select, true
+from sqlalchemy import ColumnElement, Sequence, false, insert, or_, select, true
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, joinedload, lazyload
 
 from ..auth.models import Role, User
 from ..auth.permissions import Permission, can
@@ -33,12 +33,38 @@ from .routing import OPEN_STATUSES, RoutingInput, decide
 SUBJECT_MAX = 200
 TEXT_MAX = 10_000
 IDEMPOTENCY_KEY_MAX = 128
+# The sequence behind complaint.id on PostgreSQL (a SERIAL column): taking the id before the
+# INSERT lets the reference be written with the row instead of by a second statement.
+COMPLAINT_ID_SEQUENCE = Sequence("complaint_id_seq")
 # Offline channels: the form asks when the complaint was received (post, fax, counter).
 OFFLINE_CHANNELS = frozenset({Channel.LETTER, Channel.FAX, Channel.IN_PERSON, Channel.PHONE})
 
 
 def actor_label(actor: User | None) -> str:
     return actor.email if actor is not None else "system"
+
+
+def event_row(
+    complaint: Complaint,
+    kind: EventKind,
+    *,
+    actor: User | None,
+    at: datetime,
+    body: str | None = None,
+    channel: Channel | None = None,
+    data: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    """The columns of one timeline entry."""
+    return {
+        "complaint_id": complaint.id,
+        "kind": kind,
+        "at": at,
+        "actor_id": actor.id if actor is not None else None,
+        "actor_label": actor_label(actor),
+        "body": body,
+        "channel": channel,
+        "data": data,
+    }
 
 
 def record_event(
@@ -54,14 +80,7 @@ def record_event(
 ) -> ComplaintEvent:
     """Append one timeline entry (never updated afterwards)."""
     event = ComplaintEvent(
-        complaint_id=complaint.id,
-        kind=kind,
-        at=at,
-        actor_id=actor.id if actor is not None else None,
-        actor_label=actor_label(actor),
-        body=body,
-        channel=channel,
-        data=data,
+        **event_row(complaint, kind, actor=actor, at=at, body=body, channel=channel, data=data)
     )
     session.add(event)
     return event
@@ -253,6 +272,36 @@ def _check_intake(data: ComplaintInput, at: datetime) -> dict[str, Any]:
     return values
 
 
+def find_intake_references(
+    session: Session, *, customer_ref: str, touchpoint_key: str, category_key: str
+) -> tuple[Customer | None, Touchpoint | None, Category | None]:
+    """The customer, touchpoint and category an intake names by key.
+
+    One query when all three exist (the usual case: intake runs often and each lookup is
+    a round trip); when one is missing, each is looked up alone so the answer names which.
+    """
+    row = session.execute(
+        select(Customer, Touchpoint, Category)
+        .select_from(Customer)
+        .join(Touchpoint, true())  # three unique-key lookups side by side, one row
+        .join(Category, true())
+        .where(
+            Customer.external_ref == customer_ref,
+            Touchpoint.key == touchpoint_key,
+            Category.key == category_key,
+        )
+        # Only what routing reads: the owner team (the rest loads if ever used).
+        .options(lazyload("*"), joinedload(Touchpoint.owner_team).lazyload("*"))
+    ).first()
+    if row is not None:
+        return row[0], row[1], row[2]
+    return (
+        session.scalar(select(Customer).where(Customer.external_ref == customer_ref)),
+        session.scalar(select(Touchpoint).where(Touchpoint.key == touchpoint_key)),
+        session.scalar(select(Category).where(Category.key == category_key)),
+    )
+
+
 def find_by_idempotency_key(session: Session, actor: User | None, key: str) -> Complaint | None:
     return session.scalar(
         select(Complaint).where(
@@ -260,6 +309,23 @@ def find_by_idempotency_key(session: Session, actor: User | None, key: str) -> C
             Complaint.idempotency_key == key,
         )
     )
+
+
+def reserve_complaint_id(session: Session) -> int | None:
+    """The next complaint id from the database's sequence, or None where there is none.
+
+    SQLite has no sequences: there the id comes from the INSERT and the reference follows in
+    an UPDATE. Either way the number comes from the database, never from max() + 1.
+    """
+    if session.get_bind().dialect.name != "postgresql":
+        return None
+    return session.scalar(select(COMPLAINT_ID_SEQUENCE.next_value()))
+
+
+def complaint_reference(complaint: Complaint, timezone: str) -> str:
+    """``CX-<year>-<6 digits>``: the year it was logged (local time) and its id."""
+    year = complaint.created_at.astimezone(ZoneInfo(timezone)).year
+    return f"CX-{year}-{complaint.id:06d}"
 
 
 def log_complaint(
@@ -291,15 +357,18 @@ def log_complaint(
         triage_team=settings.triage_team,
     )
     complaint = Complaint(
-        customer=data.customer,
-        touchpoint=data.touchpoint,
+        id=reserve_complaint_id(session),
+        # Keys, not related objects: the flush then handles this one row and nothing that
+        # hangs off it (the related objects are in the session and load from there).
+        customer_id=customer.id,
+        touchpoint_id=touchpoint.id,
         channel=data.channel,
-        category=data.category,
+        category_id=category.id if category is not None else None,
         severity=data.severity,
         status=ComplaintStatus.NEW,
-        team=decision.team,
-        assignee=decision.assignee,
-        routing_rule=decision.rule,
+        team_id=decision.team.id,
+        assignee_id=decision.assignee.id if decision.assignee is not None else None,
+        routing_rule_id=decision.rule.id if decision.rule is not None else None,
         routed_by=decision.routed_by,
         created_by_id=actor.id if actor else None,
         idempotency_key=data.idempotency_key,
@@ -310,6 +379,8 @@ def log_complaint(
     policy = sla.select_policy(session, severity=severity, touchpoint=touchpoint, customer=customer)
     clock = sla.clock_for(policy, settings.calendar) if policy else None
     sla.compute_dues(complaint, policy, clock)
+    if complaint.id is not None:
+        complaint.reference = complaint_reference(complaint, settings.timezone)
     if data.idempotency_key:
         begin_real_transaction(session)
         try:
@@ -324,42 +395,44 @@ def log_complaint(
             return earlier, False
     else:
         session.add(complaint)
+    if complaint.reference is None:  # no sequence: the INSERT gave the id
         session.flush()
-    year = complaint.created_at.astimezone(ZoneInfo(settings.timezone)).year
-    complaint.reference = f"CX-{year}-{complaint.id:06d}"
-    record_event(
-        session,
-        complaint,
-        EventKind.CREATED,
-        actor=actor,
-        at=at,
-        channel=data.channel,
-        data={"received_at": values["received_at"].isoformat()},
-    )
-    record_event(
-        session,
-        complaint,
-        EventKind.ROUTED,
-        actor=actor,
-        at=at,
-        data={
-            "team": decision.team.name,
-            "reason": decision.reason,
-            "rule_id": decision.rule.id if decision.rule else None,
-            "rule": decision.rule.name if decision.rule else None,
-        },
-    )
-    if decision.assignee is not None:
-        event = record_event(
-            session,
+        complaint.reference = complaint_reference(complaint, settings.timezone)
+    entries = [
+        event_row(
             complaint,
-            EventKind.ASSIGNED,
+            EventKind.CREATED,
             actor=actor,
             at=at,
-            data={"to": decision.assignee.email, "team": decision.team.name},
+            channel=data.channel,
+            data={"received_at": values["received_at"].isoformat()},
+        ),
+        event_row(
+            complaint,
+            EventKind.ROUTED,
+            actor=actor,
+            at=at,
+            data={
+                "team": decision.team.name,
+                "reason": decision.reason,
+                "rule_id": decision.rule.id if decision.rule else None,
+                "rule": decision.rule.name if decision.rule else None,
+            },
+        ),
+    ]
+    if decision.assignee is not None:
+        entries.append(
+            event_row(
+                complaint,
+                EventKind.ASSIGNED,
+                actor=actor,
+                at=at,
+                data={"to": decision.assignee.email, "team": decision.team.name},
+            )
         )
-        session.flush()
-        notify_assignee(session, complaint, event, actor=actor, at=at, settings=settings)
+        notify_assignee(session, complaint, actor=actor, at=at, settings=settings)
+    # One INSERT for the whole opening of the timeline (and the complaint's, flushed first).
+    session.execute(insert(ComplaintEvent), entries)
     session.flush()
     return complaint, True
 
@@ -367,7 +440,6 @@ def log_complaint(
 def notify_assignee(
     session: Session,
     complaint: Complaint,
-    event: ComplaintEvent,
     *,
     actor: User | None,
     at: datetime,
