@@ -8,9 +8,19 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import ColumnElement, Sequence, false, insert, or_, select, true
+from sqlalchemy import (
+    ColumnElement,
+    Sequence,
+    false,
+    insert,
+    inspect,
+    or_,
+    select,
+    true,
+    update,
+)
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session, joinedload, lazyload
+from sqlalchemy.orm import MANYTOONE, Session, joinedload, lazyload, make_transient_to_detached
 
 from ..auth.models import Role, User
 from ..auth.permissions import Permission, can
@@ -328,6 +338,41 @@ def complaint_reference(complaint: Complaint, timezone: str) -> str:
     return f"CX-{year}-{complaint.id:06d}"
 
 
+def _insert_complaint(session: Session, complaint: Complaint, timezone: str) -> None:
+    """Write a new complaint with one INSERT and attach it to the session as stored.
+
+    Intake is the hot write path, and for one fresh row the unit of work costs several times
+    the INSERT itself (docs/performance.md), so the row goes in as a plain statement: every
+    column is set on the object first (unset ones get their column default), then the object
+    joins the session as if loaded, and its relations load from the session when used.
+    """
+    table = Complaint.__table__
+    for relation in inspect(Complaint).relationships:  # related objects set: copy their keys
+        if relation.direction is MANYTOONE and relation.key in complaint.__dict__:
+            target = complaint.__dict__[relation.key]
+            for local, remote in relation.local_remote_pairs:
+                value = getattr(target, remote.key) if target is not None else None
+                setattr(complaint, local.key, value)
+    for column in table.columns:
+        if column.key not in complaint.__dict__:
+            default = column.default
+            value = default.arg if default is not None and default.is_scalar else None
+            setattr(complaint, column.key, value)
+    values = {column.key: complaint.__dict__[column.key] for column in table.columns}
+    if complaint.id is not None:  # PostgreSQL: the id came from the sequence
+        complaint.reference = values["reference"] = complaint_reference(complaint, timezone)
+        session.execute(insert(table), values)
+    else:  # SQLite: the INSERT gives the id, then the reference follows
+        del values["id"]
+        complaint.id = session.execute(insert(table).returning(table.c.id), values).scalar_one()
+        complaint.reference = complaint_reference(complaint, timezone)
+        session.execute(
+            update(table).where(table.c.id == complaint.id), {"reference": complaint.reference}
+        )
+    make_transient_to_detached(complaint)
+    session.add(complaint)
+
+
 def log_complaint(
     session: Session,
     data: ComplaintInput,
@@ -379,14 +424,11 @@ def log_complaint(
     policy = sla.select_policy(session, severity=severity, touchpoint=touchpoint, customer=customer)
     clock = sla.clock_for(policy, settings.calendar) if policy else None
     sla.compute_dues(complaint, policy, clock)
-    if complaint.id is not None:
-        complaint.reference = complaint_reference(complaint, settings.timezone)
     if data.idempotency_key:
         begin_real_transaction(session)
         try:
             with session.begin_nested():
-                session.add(complaint)
-                session.flush()
+                _insert_complaint(session, complaint, settings.timezone)
         except IntegrityError:
             # The same idempotency key arrived twice at once: the other request won.
             earlier = find_by_idempotency_key(session, actor, data.idempotency_key)
@@ -394,10 +436,7 @@ def log_complaint(
                 raise
             return earlier, False
     else:
-        session.add(complaint)
-    if complaint.reference is None:  # no sequence: the INSERT gave the id
-        session.flush()
-        complaint.reference = complaint_reference(complaint, settings.timezone)
+        _insert_complaint(session, complaint, settings.timezone)
     entries = [
         event_row(
             complaint,
@@ -431,8 +470,8 @@ def log_complaint(
             )
         )
         notify_assignee(session, complaint, actor=actor, at=at, settings=settings)
-    # One INSERT for the whole opening of the timeline (and the complaint's, flushed first).
-    session.execute(insert(ComplaintEvent), entries)
+    # The opening of the timeline in one INSERT.
+    session.execute(insert(ComplaintEvent.__table__), entries)
     session.flush()
     return complaint, True
 
