@@ -23,6 +23,7 @@ from sqlalchemy.orm import Session
 from cxjourney import create_app
 from cxjourney.auth import services as auth_services
 from cxjourney.auth.models import Role, User
+from cxjourney.complaints.intake_tables import SNAPSHOT as INTAKE_TABLES
 from cxjourney.config import TestConfig
 from cxjourney.extensions import db, limiter
 from cxjourney.journey.views import MAP_CACHE
@@ -117,6 +118,7 @@ def db_session(app: Flask) -> Iterator[Session]:
     limiter.reset()
     # Emptied tables restart their ids, so a revision number can come back with new content.
     MAP_CACHE.clear()
+    INTAKE_TABLES.clear()
 
 
 @pytest.fixture

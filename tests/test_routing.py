@@ -3,17 +3,19 @@
 from __future__ import annotations
 
 import itertools
+import time
 
 import pytest
 from flask import Flask
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from cxjourney.auth.models import Role
-from cxjourney.complaints import routing
+from cxjourney.complaints import intake_tables, routing
 from cxjourney.complaints.models import AssignmentStrategy, Complaint, ComplaintStatus, Severity
 from cxjourney.complaints.routing import RoutingInput, RuleInput, decide, save_rule
 from cxjourney.errors import Conflict
+from cxjourney.extensions import db
 from cxjourney.journey.models import Channel
 
 from .conftest import make_user
@@ -158,8 +160,14 @@ def test_least_loaded_picks_the_agent_with_fewest_open_complaints(
     assert decide(db_session, _input(tps), triage_team=None).assignee.id == b.id
     make_complaint(db_session, settings, touchpoint=tps["hotline"])  # goes to b
     make_complaint(db_session, settings, touchpoint=tps["hotline"])  # b has 1, a has 2 → b
-    counts = routing.open_counts(db_session, [a, b])
-    assert counts == {a.id: 2, b.id: 2}
+    counts = dict(
+        db_session.execute(
+            select(Complaint.assignee_id, func.count())
+            .where(Complaint.status.in_(routing.OPEN_STATUSES))
+            .group_by(Complaint.assignee_id)
+        ).all()
+    )
+    assert (counts[a.id], counts[b.id]) == (2, 2)
     done = db_session.scalars(select(Complaint).where(Complaint.assignee_id == a.id)).first()
     done.status = ComplaintStatus.RESOLVED
     db_session.commit()
@@ -221,3 +229,33 @@ def test_preview_agrees_with_real_routing(app: Flask, db_session: Session, tps: 
         assert complaint.team.id == preview.team.id
         assert complaint.routed_by == preview.routed_by
         assert complaint.assignee_id == (preview.assignee.id if preview.assignee else None)
+
+
+def test_a_rule_changed_by_another_process_routes_after_the_snapshot_age(
+    app: Flask, db_session: Session, tps: dict, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Rules are read once per process: a change made elsewhere counts within the max age."""
+    monkeypatch.setattr(intake_tables, "MAX_AGE_SECONDS", 0.3)
+    rule = _rule(db_session, "billing", 1, "Abrechnung")
+    db_session.commit()
+    assert decide(db_session, _input(tps), triage_team=None).rule.name == "billing"
+    # Another worker deactivates the rule: a plain UPDATE on a connection of its own.
+    with db.engine.begin() as connection:
+        connection.execute(
+            routing.RoutingRule.__table__.update()
+            .where(routing.RoutingRule.id == rule.id)
+            .values(active=False)
+        )
+    db_session.rollback()
+    assert decide(db_session, _input(tps), triage_team=None).rule.name == "billing"  # cached
+    time.sleep(0.35)
+    assert decide(db_session, _input(tps), triage_team=None).reason == "owner"
+
+
+def test_a_rule_changed_in_this_process_routes_at_once(db_session: Session, tps: dict) -> None:
+    rule = _rule(db_session, "billing", 1, "Abrechnung")
+    db_session.commit()
+    assert decide(db_session, _input(tps), triage_team=None).rule.name == "billing"
+    rule.active = False
+    db_session.commit()
+    assert decide(db_session, _input(tps), triage_team=None).reason == "owner"

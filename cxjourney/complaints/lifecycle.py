@@ -64,7 +64,7 @@ def _check_version(complaint: Complaint, expected: int | None) -> None:
 
 
 def _clock(complaint: Complaint, settings: Settings) -> Any:
-    policy = complaint.sla_policy
+    policy = sla.policy_of(complaint)
     return sla.clock_for(policy, settings.calendar) if policy else None
 
 
@@ -135,11 +135,10 @@ def transition_complaint(
         complaint.resolution = None
         complaint.compensation = None
         complaint.closed_at = None
-        if clock is not None and complaint.sla_policy is not None:
+        policy = sla.policy_of(complaint)
+        if clock is not None and policy is not None:
             # The customer is waiting again: a fresh next-update clock from now.
-            complaint.next_update_due_at = clock.add(
-                at, complaint.sla_policy.next_update_minutes * 60
-            )
+            complaint.next_update_due_at = clock.add(at, policy.next_update_minutes * 60)
     complaint.status = to
     complaint.updated_at = at
     data: dict[str, Any] = {"from": current.value, "to": to.value}

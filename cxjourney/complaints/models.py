@@ -131,6 +131,8 @@ class Complaint(db.Model):
         UniqueConstraint("created_by_id", "idempotency_key"),
         Index("ix_complaint_team_status", "team_id", "status"),
         Index("ix_complaint_customer_touchpoint", "customer_id", "touchpoint_id"),
+        # Open complaints per person (least-loaded routing, workload): counted from the index.
+        Index("ix_complaint_assignee_status", "assignee_id", "status"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -146,7 +148,7 @@ class Complaint(db.Model):
     desired_outcome: Mapped[str] = mapped_column(Text, default="", info={"personal": True})
     status: Mapped[ComplaintStatus] = mapped_column(default=ComplaintStatus.NEW, index=True)
     team_id: Mapped[int] = mapped_column(ForeignKey("team.id"), index=True)
-    assignee_id: Mapped[int | None] = mapped_column(ForeignKey("user.id"), index=True)
+    assignee_id: Mapped[int | None] = mapped_column(ForeignKey("user.id"))
     routing_rule_id: Mapped[int | None] = mapped_column(ForeignKey("routing_rule.id"))
     # Why it landed where it did, e.g. "rule:Billing letters" or "owner" or "triage".
     routed_by: Mapped[str] = mapped_column(String(200))

@@ -12,13 +12,15 @@ from typing import Any
 
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import func, select, update
-from sqlalchemy.orm import Session, aliased, contains_eager, lazyload
+from sqlalchemy.orm import Session, aliased
+from sqlalchemy.orm.util import identity_key
 
 from ..audit.services import record_audit
 from ..auth.models import Role, Team, User
 from ..auth.services import find_team_by_name
 from ..errors import Conflict, NotFound, ValidationError
 from ..journey.models import Channel, Touchpoint
+from .intake_tables import RuleRef, TeamRef, intake_tables
 from .models import (
     AssignmentStrategy,
     Category,
@@ -46,9 +48,9 @@ class RoutingInput:
 
 @dataclass(frozen=True)
 class RoutingDecision:
-    team: Team
+    team: TeamRef
     assignee: User | None
-    rule: RoutingRule | None
+    rule: RuleRef | None
     reason: str  # "rule", "owner" or "triage"
 
     @property
@@ -59,7 +61,7 @@ class RoutingDecision:
         return self.reason
 
 
-def rule_matches(rule: RoutingRule, attrs: RoutingInput) -> bool:
+def rule_matches(rule: RoutingRule | RuleRef, attrs: RoutingInput) -> bool:
     if rule.touchpoint_id is not None and rule.touchpoint_id != attrs.touchpoint.id:
         return False
     if rule.stage_id is not None and rule.stage_id != attrs.touchpoint.stage_id:
@@ -86,23 +88,13 @@ def get_rule(session: Session, rule_id: int) -> RoutingRule:
     return rule
 
 
-def matching_rule(session: Session, attrs: RoutingInput) -> RoutingRule | None:
-    """The first active rule of an active team whose conditions hold.
-
-    Runs on every intake: one lean query (the conditions are plain columns; the winner's
-    team and person load when used).
-    """
-    rules = session.scalars(
-        select(RoutingRule)
-        .join(Team, RoutingRule.team_id == Team.id)
-        .where(RoutingRule.active.is_(True), Team.active.is_(True))
-        .order_by(RoutingRule.priority, RoutingRule.id)
-        .options(lazyload("*"), contains_eager(RoutingRule.team))
-    )
+def matching_rule(session: Session, attrs: RoutingInput) -> RuleRef | None:
+    """The first active rule of an active team whose conditions hold (from the snapshot)."""
+    rules = intake_tables(session).rules
     return next((rule for rule in rules if rule_matches(rule, attrs)), None)
 
 
-def team_agents(session: Session, team: Team) -> list[User]:
+def team_agents(session: Session, team: Team | TeamRef) -> list[User]:
     """Active agents of a team, in a stable order (round robin walks this list)."""
     return list(
         session.scalars(
@@ -113,23 +105,20 @@ def team_agents(session: Session, team: Team) -> list[User]:
     )
 
 
-def open_counts(session: Session, users: list[User]) -> dict[int, int]:
-    if not users:
-        return {}
-    rows = session.execute(
-        select(Complaint.assignee_id, func.count())
-        .where(Complaint.assignee_id.in_([u.id for u in users]))
-        .where(Complaint.status.in_(OPEN_STATUSES))
-        .group_by(Complaint.assignee_id)
+def _least_loaded(session: Session, team: TeamRef) -> User | None:
+    """The active agent with the fewest open complaints (ties: the lowest id), in one query."""
+    open_count = (
+        select(func.count())
+        .where(Complaint.assignee_id == User.id, Complaint.status.in_(OPEN_STATUSES))
+        .correlate(User)
+        .scalar_subquery()
     )
-    counts = dict(rows.all())
-    return {u.id: counts.get(u.id, 0) for u in users}
-
-
-def _least_loaded(session: Session, team: Team) -> User | None:
-    agents = team_agents(session, team)
-    counts = open_counts(session, agents)
-    return min(agents, key=lambda u: (counts[u.id], u.id), default=None)
+    return session.scalar(
+        select(User)
+        .where(User.team_id == team.id, User.active.is_(True), User.role == Role.AGENT)
+        .order_by(open_count, User.id)
+        .limit(1)
+    )
 
 
 def _next_in_turn(agents: list[User], last_id: int | None) -> User | None:
@@ -139,9 +128,10 @@ def _next_in_turn(agents: list[User], last_id: int | None) -> User | None:
     return later[0] if later else agents[0]
 
 
-def _round_robin(session: Session, rule: RoutingRule, *, commit_turn: bool) -> User | None:
+def _round_robin(session: Session, rule: RuleRef, *, commit_turn: bool) -> User | None:
     if not commit_turn:
-        return _next_in_turn(team_agents(session, rule.team), rule.last_assignee_id)
+        last = session.scalar(select(RoutingRule.last_assignee_id).where(RoutingRule.id == rule.id))
+        return _next_in_turn(team_agents(session, rule.team), last)
     # Whose turn it is, taken in one atomic statement: the next active agent of the team
     # after the previous one (wrapping around). On PostgreSQL it runs in a short transaction
     # of its own, so parallel intakes on any worker or node never wait for each other's
@@ -178,13 +168,17 @@ def _round_robin(session: Session, rule: RoutingRule, *, commit_turn: bool) -> U
     if row is None:  # SQLite (one writer at a time anyway), or a rule not yet committed
         row = session.execute(statement.execution_options(synchronize_session=False)).first()
     chosen_id = row[0] if row is not None else None
-    session.expire(rule, ["last_assignee_id"])
+    loaded = session.identity_map.get(identity_key(RoutingRule, rule.id))
+    if loaded is not None:
+        session.expire(loaded, ["last_assignee_id"])
     return session.get(User, chosen_id) if chosen_id is not None else None
 
 
-def _assignee(session: Session, rule: RoutingRule, *, commit_turn: bool) -> User | None:
-    if rule.user is not None and rule.user.active and rule.user.team_id == rule.team_id:
-        return rule.user
+def _assignee(session: Session, rule: RuleRef, *, commit_turn: bool) -> User | None:
+    if rule.user_id is not None:
+        user = session.get(User, rule.user_id)
+        if user is not None and user.active and user.team_id == rule.team_id:
+            return user
     if rule.strategy is AssignmentStrategy.ROUND_ROBIN:
         return _round_robin(session, rule, commit_turn=commit_turn)
     if rule.strategy is AssignmentStrategy.LEAST_LOADED:
@@ -207,13 +201,13 @@ def decide(
         )
     owner = attrs.touchpoint.owner_team
     if owner is not None and owner.active:
-        return RoutingDecision(owner, None, None, "owner")
+        return RoutingDecision(TeamRef(owner.id, owner.name), None, None, "owner")
     triage = find_team_by_name(session, triage_team) if triage_team else None
     if triage is None or not triage.active:
         raise Conflict(
             str(_l("No rule matches, the touchpoint has no owner and no triage team is set up."))
         )
-    return RoutingDecision(triage, None, None, "triage")
+    return RoutingDecision(TeamRef(triage.id, triage.name), None, None, "triage")
 
 
 # --- rule administration ------------------------------------------------------------------

@@ -13,11 +13,12 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import or_, select
-from sqlalchemy.orm import Session, lazyload
+from sqlalchemy import inspect
+from sqlalchemy.orm import Session
 
 from ..customers.models import Customer
 from ..journey.models import Touchpoint
+from .intake_tables import PolicyRef, intake_tables
 from .models import Complaint, ComplaintStatus, Severity, SlaPolicy
 from .sla_clock import AroundTheClock, BusinessCalendar, Clock, calendar_from_settings
 
@@ -32,23 +33,24 @@ CLOCKS = ("first_response", "next_update", "resolution")
 _WORST = {SlaState.OK: 0, SlaState.AT_RISK: 1, SlaState.BREACHED: 2}
 
 
+Policy = SlaPolicy | PolicyRef
+
+
 def select_policy(
     session: Session, *, severity: Severity, touchpoint: Touchpoint, customer: Customer
-) -> SlaPolicy | None:
+) -> PolicyRef | None:
     """The most specific active policy for this severity: touchpoint over stage over segment."""
-    candidates = session.scalars(
-        select(SlaPolicy)
-        .where(
-            SlaPolicy.active.is_(True),
-            SlaPolicy.severity == severity,
-            or_(SlaPolicy.touchpoint_id.is_(None), SlaPolicy.touchpoint_id == touchpoint.id),
-            or_(SlaPolicy.stage_id.is_(None), SlaPolicy.stage_id == touchpoint.stage_id),
-            or_(SlaPolicy.segment.is_(None), SlaPolicy.segment == customer.segment),
-        )
-        .options(lazyload("*"))
-    ).all()
+    candidates = [
+        p
+        for p in intake_tables(session).policies.values()
+        if p.active
+        and p.severity == severity
+        and p.touchpoint_id in (None, touchpoint.id)
+        and p.stage_id in (None, touchpoint.stage_id)
+        and p.segment in (None, customer.segment)
+    ]
 
-    def specificity(policy: SlaPolicy) -> tuple[int, int]:
+    def specificity(policy: PolicyRef) -> tuple[int, int]:
         score = (
             4 * (policy.touchpoint_id is not None)
             + 2 * (policy.stage_id is not None)
@@ -59,7 +61,31 @@ def select_policy(
     return max(candidates, key=specificity, default=None)
 
 
-def clock_for(policy: SlaPolicy, settings: Any) -> Clock:
+def policy_of(complaint: Complaint) -> Policy | None:
+    """The complaint's policy: as loaded with it, else from the snapshot (no query)."""
+    if "sla_policy" in complaint.__dict__ or complaint.sla_policy_id is None:
+        return complaint.sla_policy
+    session = inspect(complaint).session
+    if session is not None:
+        snapshot = intake_tables(session).policies.get(complaint.sla_policy_id)
+        if snapshot is not None:
+            return snapshot
+    return complaint.sla_policy
+
+
+def _set_policy(complaint: Complaint, policy: Policy | None) -> None:
+    if policy is None or isinstance(policy, SlaPolicy):
+        complaint.sla_policy = policy
+        return
+    state = inspect(complaint)
+    if state.persistent and state.session is not None:
+        # A stored complaint keeps its related object in step with the key.
+        complaint.sla_policy = state.session.get(SlaPolicy, policy.id)
+    else:
+        complaint.sla_policy_id = policy.id
+
+
+def clock_for(policy: Policy, settings: Any) -> Clock:
     if not policy.business_hours:
         return AroundTheClock()
     return business_calendar(settings)
@@ -92,13 +118,13 @@ def _paused_counted(
 
 def compute_dues(
     complaint: Complaint,
-    policy: SlaPolicy | None,
+    policy: Policy | None,
     clock: Clock | None,
     *,
     pauses: list[tuple[datetime, datetime]] = (),  # type: ignore[assignment]
 ) -> None:
     """Set the three due times from receipt (and the last reply), moved on by past pauses."""
-    complaint.sla_policy = policy
+    _set_policy(complaint, policy)
     if policy is None or clock is None:
         complaint.first_response_due_at = None
         complaint.next_update_due_at = None
@@ -124,7 +150,7 @@ def compute_dues(
 def restart_next_update(complaint: Complaint, clock: Clock | None, at: datetime) -> None:
     """A reply to the customer was logged at ``at``: the next update is due a target later."""
     complaint.last_update_at = at
-    policy = complaint.sla_policy
+    policy = policy_of(complaint)
     if policy is None or clock is None:
         return
     if complaint.status in (ComplaintStatus.RESOLVED, ComplaintStatus.CLOSED):
@@ -195,7 +221,7 @@ def _clock_state(
 
 def sla_status(complaint: Complaint, settings: Any, now: datetime) -> SlaStatus:
     """Each clock's state at ``now`` (a paused complaint is judged at its pause)."""
-    policy = complaint.sla_policy
+    policy = policy_of(complaint)
     if policy is None:
         return SlaStatus(SlaState.OK, SlaState.OK, SlaState.OK)
     clock = clock_for(policy, settings)

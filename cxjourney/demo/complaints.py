@@ -57,7 +57,7 @@ from ..complaints.models import (
     SlaPolicy,
 )
 from ..complaints.routing import OPEN_STATUSES, RuleInput, save_rule, team_agents
-from ..complaints.sla import business_calendar
+from ..complaints.sla import business_calendar, policy_of
 from ..complaints.sla_clock import BusinessCalendar
 from ..customers.models import Customer
 from ..customers.services import CustomerInput, create_churn_reason, create_customer
@@ -825,9 +825,10 @@ class _Timeline:
         self.logger = logger
         self.owner = complaint.assignee
         self.now = complaint.created_at
-        if complaint.sla_policy is None:
+        policy = policy_of(complaint)
+        if policy is None:
             raise RuntimeError("the demo has an SLA policy for every severity")
-        self.policy = complaint.sla_policy
+        self.policy = policy
 
     # --- one step --------------------------------------------------------------------------
 
