@@ -110,12 +110,13 @@ def dump_complaint(complaint: Complaint, *, with_timeline: bool = False) -> dict
 def create_complaint(data: dict[str, Any]) -> Any:
     """Log a complaint; it is routed and its SLA clocks start at ``received_at``."""
     problems: dict[str, str] = {}
-    customer, touchpoint, category = services.find_intake_references(
+    found = services.find_intake_references(
         db.session,
         customer_ref=data["customer_ref"],
         touchpoint_key=data["touchpoint"],
         category_key=data["category"],
     )
+    customer, touchpoint, category = found.customer, found.touchpoint, found.category
     if customer is None:
         problems["customer_ref"] = _(
             "No customer with the reference %(ref)s.", ref=data["customer_ref"]
@@ -142,6 +143,7 @@ def create_complaint(data: dict[str, Any]) -> Any:
             desired_outcome=data["desired_outcome"],
             received_at=data["received_at"],
             idempotency_key=key.strip() if key else None,
+            complaint_id=found.complaint_id,
         ),
         actor=current_user,
         at=utcnow(),

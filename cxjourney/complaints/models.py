@@ -138,7 +138,8 @@ class Complaint(db.Model):
     id: Mapped[int] = mapped_column(primary_key=True)
     # CX-<year>-<6 digits>, derived from the id in the inserting transaction.
     reference: Mapped[str | None] = mapped_column(String(20), unique=True)
-    customer_id: Mapped[int] = mapped_column(ForeignKey("customer.id"), index=True)
+    # Indexed by ix_complaint_customer_touchpoint (it leads with the customer).
+    customer_id: Mapped[int] = mapped_column(ForeignKey("customer.id"))
     touchpoint_id: Mapped[int] = mapped_column(ForeignKey("touchpoint.id"), index=True)
     channel: Mapped[Channel]
     category_id: Mapped[int] = mapped_column(ForeignKey("category.id"), index=True)
@@ -147,7 +148,8 @@ class Complaint(db.Model):
     description: Mapped[str] = mapped_column(Text, info={"personal": True})
     desired_outcome: Mapped[str] = mapped_column(Text, default="", info={"personal": True})
     status: Mapped[ComplaintStatus] = mapped_column(default=ComplaintStatus.NEW, index=True)
-    team_id: Mapped[int] = mapped_column(ForeignKey("team.id"), index=True)
+    # Indexed by ix_complaint_team_status (it leads with the team).
+    team_id: Mapped[int] = mapped_column(ForeignKey("team.id"))
     assignee_id: Mapped[int | None] = mapped_column(ForeignKey("user.id"))
     routing_rule_id: Mapped[int | None] = mapped_column(ForeignKey("routing_rule.id"))
     # Why it landed where it did, e.g. "rule:Billing letters" or "owner" or "triage".

@@ -199,6 +199,7 @@ class ComplaintInput:
     desired_outcome: str = ""
     received_at: datetime | None = None
     idempotency_key: str | None = None
+    complaint_id: int | None = None  # reserved beforehand (find_intake_references)
 
 
 @dataclass(frozen=True)
@@ -282,16 +283,30 @@ def _check_intake(data: ComplaintInput, at: datetime) -> dict[str, Any]:
     return values
 
 
+@dataclass(frozen=True)
+class IntakeReferences:
+    customer: Customer | None
+    touchpoint: Touchpoint | None
+    category: Category | None
+    # Reserved from the sequence in the same query (PostgreSQL), for ComplaintInput.
+    complaint_id: int | None = None
+
+
 def find_intake_references(
     session: Session, *, customer_ref: str, touchpoint_key: str, category_key: str
-) -> tuple[Customer | None, Touchpoint | None, Category | None]:
-    """The customer, touchpoint and category an intake names by key.
+) -> IntakeReferences:
+    """The customer, touchpoint and category an intake names by key, and the new id.
 
-    One query when all three exist (the usual case: intake runs often and each lookup is
-    a round trip); when one is missing, each is looked up alone so the answer names which.
+    One query when all three exist (the usual case: intake runs often and each lookup is a
+    round trip); it also takes the complaint's id from the sequence where there is one (an
+    id not used in the end is a gap, as after any rollback). When one is missing, each is
+    looked up alone so the answer names which.
     """
+    columns: list[Any] = [Customer, Touchpoint, Category]
+    if session.get_bind().dialect.name == "postgresql":
+        columns.append(COMPLAINT_ID_SEQUENCE.next_value())
     row = session.execute(
-        select(Customer, Touchpoint, Category)
+        select(*columns)
         .select_from(Customer)
         .join(Touchpoint, true())  # three unique-key lookups side by side, one row
         .join(Category, true())
@@ -304,8 +319,8 @@ def find_intake_references(
         .options(lazyload("*"), joinedload(Touchpoint.owner_team).lazyload("*"))
     ).first()
     if row is not None:
-        return row[0], row[1], row[2]
-    return (
+        return IntakeReferences(*row)
+    return IntakeReferences(
         session.scalar(select(Customer).where(Customer.external_ref == customer_ref)),
         session.scalar(select(Touchpoint).where(Touchpoint.key == touchpoint_key)),
         session.scalar(select(Category).where(Category.key == category_key)),
@@ -402,7 +417,7 @@ def log_complaint(
         triage_team=settings.triage_team,
     )
     complaint = Complaint(
-        id=reserve_complaint_id(session),
+        id=data.complaint_id or reserve_complaint_id(session),
         # Keys, not related objects: the flush then handles this one row and nothing that
         # hangs off it (the related objects are in the session and load from there).
         customer_id=customer.id,
