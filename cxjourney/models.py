@@ -10,7 +10,8 @@ from .complaints.models import (
     RoutingRule,
     SlaPolicy,
 )
-from .customers.models import ChurnReason, Customer
+from .customers.models import ChurnReason, Customer, CustomerMerge, CustomerValue, JourneyEvent
+from .feedback.models import FeedbackLink, FeedbackResponse, SurveyInvitation
 from .journey.models import Stage, Touchpoint, Transition
 from .notifications.models import OutboxMessage
 
@@ -23,10 +24,16 @@ __all__ = [
     "Complaint",
     "ComplaintEvent",
     "Customer",
+    "CustomerMerge",
+    "CustomerValue",
+    "FeedbackLink",
+    "FeedbackResponse",
+    "JourneyEvent",
     "OutboxMessage",
     "RoutingRule",
     "SlaPolicy",
     "Stage",
+    "SurveyInvitation",
     "Team",
     "Touchpoint",
     "Transition",

@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+import enum
+from datetime import date, datetime
+from decimal import Decimal
 
-from sqlalchemy import ForeignKey, String
+from sqlalchemy import JSON, BigInteger, ForeignKey, Index, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from ..extensions import db
+from ..journey.models import Channel
+
+# 64-bit ids where rows are many (events); SQLite's rowid alias must be INTEGER.
+BigId = BigInteger().with_variant(Integer(), "sqlite")
 
 
 class ChurnReason(db.Model):
@@ -38,8 +44,72 @@ class Customer(db.Model):
     referred_by_id: Mapped[int | None] = mapped_column(ForeignKey("customer.id"), index=True)
     # Consent to be contacted about feedback and complaints (surveys, follow-ups).
     contact_consent: Mapped[bool] = mapped_column(default=False)
+    # The language to write to them in (de/en); None: the configured default.
+    language: Mapped[str | None] = mapped_column(String(8))
     created_at: Mapped[datetime]
     updated_at: Mapped[datetime]
 
     churn_reason: Mapped[ChurnReason | None] = relationship(lazy="joined")
     referred_by: Mapped[Customer | None] = relationship(remote_side=[id], lazy="select")
+
+
+class JourneyEvent(db.Model):
+    """One observed contact of one customer with one touchpoint (from any source system).
+
+    A customer's events in (occurred_at, id) order are their observed journey; ids follow
+    insertion order, so events at the same instant keep the order they were posted in.
+    """
+
+    __tablename__ = "journey_event"
+    __table_args__ = (
+        # A customer's timeline, and the per-customer paths of the analytics.
+        Index("ix_journey_event_customer_time", "customer_id", "occurred_at", "id"),
+        # Contacts per touchpoint in a window.
+        Index("ix_journey_event_touchpoint_time", "touchpoint_id", "occurred_at"),
+        Index("ix_journey_event_occurred_at", "occurred_at"),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    customer_id: Mapped[int] = mapped_column(ForeignKey("customer.id"))
+    touchpoint_id: Mapped[int] = mapped_column(ForeignKey("touchpoint.id"))
+    occurred_at: Mapped[datetime]
+    channel: Mapped[Channel]
+    # Where it came from: "api", "csv:<file name>", "demo", …
+    source: Mapped[str] = mapped_column(String(120))
+    created_at: Mapped[datetime]
+
+
+class ValueKind(enum.StrEnum):
+    REVENUE = "revenue"
+    COST = "cost"
+
+
+class CustomerValue(db.Model):
+    """A revenue or cost entry of a customer; the lifetime value is derived from these."""
+
+    __tablename__ = "customer_value"
+    __table_args__ = (Index("ix_customer_value_customer_day", "customer_id", "occurred_on"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    customer_id: Mapped[int] = mapped_column(ForeignKey("customer.id"))
+    kind: Mapped[ValueKind]
+    amount: Mapped[Decimal]
+    # Counts for the lifetime value at t when 00:00 local time of this day is before t.
+    occurred_on: Mapped[date]
+    source: Mapped[str] = mapped_column(String(120))
+    created_at: Mapped[datetime]
+
+
+class CustomerMerge(db.Model):
+    """A duplicate customer merged into a survivor: who, when, and what moved over."""
+
+    __tablename__ = "customer_merge"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    survivor_id: Mapped[int] = mapped_column(ForeignKey("customer.id"), index=True)
+    # The merged customer's number and name as they were (the row itself is gone).
+    merged_ref: Mapped[str] = mapped_column(String(64))
+    merged_name: Mapped[str] = mapped_column(String(200), info={"personal": True})
+    moved: Mapped[dict[str, int]] = mapped_column(JSON)
+    actor_id: Mapped[int | None] = mapped_column(ForeignKey("user.id"))
+    at: Mapped[datetime]
