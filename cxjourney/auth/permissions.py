@@ -35,9 +35,13 @@ class Permission(enum.StrEnum):
     ASSIGN_COMPLAINTS = "assign_complaints"  # give complaints to others, see team queues
     MANAGE_ROUTING = "manage_routing"
     MANAGE_SLA = "manage_sla"
+    VIEW_REPORTS = "view_reports"  # KPIs and analytics (comments masked without personal data)
+    RECORD_FEEDBACK = "record_feedback"  # agents record NPS/CSAT/CES answers
+    MANAGE_FEEDBACK_LINKS = "manage_feedback_links"  # public links and QR codes
+    IMPORT_DATA = "import_data"  # journey events and value records from source systems
 
 
-_EVERYONE = {Permission.VIEW_JOURNEY, Permission.VIEW_TEAMS}
+_EVERYONE = {Permission.VIEW_JOURNEY, Permission.VIEW_TEAMS, Permission.VIEW_REPORTS}
 
 _SERVICE = {
     Permission.VIEW_PERSONAL_DATA,
@@ -48,13 +52,16 @@ _FRONT_LINE = _SERVICE | {
     Permission.EDIT_CUSTOMERS,
     Permission.LOG_COMPLAINTS,
     Permission.WORK_COMPLAINTS,
+    Permission.RECORD_FEEDBACK,
 }
 
 ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
     Role.VIEWER: frozenset(_EVERYONE),
     Role.AGENT: frozenset(_EVERYONE | _FRONT_LINE),
     Role.TEAM_LEAD: frozenset(_EVERYONE | _FRONT_LINE | {Permission.ASSIGN_COMPLAINTS}),
-    Role.TOUCHPOINT_MANAGER: frozenset(_EVERYONE | _SERVICE | {Permission.EDIT_JOURNEY}),
+    Role.TOUCHPOINT_MANAGER: frozenset(
+        _EVERYONE | _SERVICE | {Permission.EDIT_JOURNEY, Permission.MANAGE_FEEDBACK_LINKS}
+    ),
     Role.ADMIN: frozenset(Permission),
 }
 
