@@ -126,10 +126,17 @@ def _load_complaints(session: Session, options: DemoOptions, result: DemoResult)
     load_complaint_demo(session, options, result)
 
 
+def _load_journeys(session: Session, options: DemoOptions, result: DemoResult) -> None:
+    from .journeys import load_journey_demo
+
+    load_journey_demo(session, options, result)
+
+
 DEMO_STEPS: list[Callable[[Session, DemoOptions, DemoResult], None]] = [
     _load_accounts,
     _load_journey,
     _load_complaints,
+    _load_journeys,
 ]
 
 
