@@ -45,6 +45,7 @@ def create_app(config: type[Config] | Config | Mapping[str, Any] | None = None) 
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops)  # type: ignore[method-assign]
 
     from . import extensions, i18n, request_guard, web
+    from .analytics.views import bp as reports_bp
     from .api import init_api
     from .audit.views import bp as audit_bp
     from .auth import login as auth_login
@@ -55,6 +56,10 @@ def create_app(config: type[Config] | Config | Mapping[str, Any] | None = None) 
     from .complaints.queue_views import bp as queues_bp
     from .complaints.views import bp as complaints_bp
     from .customers.views import bp as customers_bp
+    from .feedback.link_views import bp as feedback_links_bp
+    from .feedback.public_views import bp as public_feedback_bp
+    from .feedback.survey_views import bp as survey_bp
+    from .feedback.views import bp as feedback_bp
     from .journey.views import bp as journey_bp
     from .models import __all__ as _all_models  # noqa: F401 - registers every model
     from .notifications.views import bp as outbox_bp
@@ -77,6 +82,11 @@ def create_app(config: type[Config] | Config | Mapping[str, Any] | None = None) 
     app.register_blueprint(complaints_bp)
     app.register_blueprint(queues_bp)
     app.register_blueprint(complaint_admin_bp)
+    app.register_blueprint(feedback_bp)
+    app.register_blueprint(feedback_links_bp)
+    app.register_blueprint(public_feedback_bp)
+    app.register_blueprint(reports_bp)
+    app.register_blueprint(survey_bp)
     init_api(app)
     register_commands(app)
     return app

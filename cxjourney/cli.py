@@ -11,6 +11,7 @@ def register_commands(app: Flask) -> None:
     from .auth.cli import users_cli
     from .complaints.cli import sla_cli
     from .demo.cli import demo_command
+    from .imports.cli import import_cli
     from .journey.cli import journey_cli
     from .notifications.cli import outbox_cli
 
@@ -19,6 +20,7 @@ def register_commands(app: Flask) -> None:
     app.cli.add_command(journey_cli)
     app.cli.add_command(demo_command)
     app.cli.add_command(outbox_cli)
+    app.cli.add_command(import_cli)
 
 
 def _create_app() -> Flask:

@@ -89,6 +89,21 @@ class Config:
     ATTACHMENT_MAX_BYTES = _env_int("CXJOURNEY_ATTACHMENT_MAX_BYTES", 10 * 1024 * 1024)
     # A likely duplicate: same customer and touchpoint, open, received within this many days.
     DUPLICATE_WINDOW_DAYS = 14
+    # Feedback (docs/feedback.md). Closed loop: a negative score with consent from a known
+    # customer opens a follow-up complaint for these kinds (comma-separated; empty: never),
+    # in this category (a key) and severity.
+    FEEDBACK_FOLLOW_UP_KINDS = _env("CXJOURNEY_FEEDBACK_FOLLOW_UP_KINDS", "nps,csat,ces")
+    FEEDBACK_FOLLOW_UP_CATEGORY = _env("CXJOURNEY_FEEDBACK_FOLLOW_UP_CATEGORY", "service-quality")
+    FEEDBACK_FOLLOW_UP_SEVERITY = _env("CXJOURNEY_FEEDBACK_FOLLOW_UP_SEVERITY", "medium")
+    # The category of complaints made on a public feedback link (/f/<token>).
+    FEEDBACK_LINK_COMPLAINT_CATEGORY = _env("CXJOURNEY_FEEDBACK_LINK_COMPLAINT_CATEGORY", "other")
+    # A customer is not asked again at a touchpoint within this many days (invitations only).
+    FEEDBACK_SUPPRESSION_DAYS = _env_int("CXJOURNEY_FEEDBACK_SUPPRESSION_DAYS", 90)
+    # Submissions on a public feedback link per client IP address
+    # (the survey page /s/<token> after a resolved complaint shares it).
+    FEEDBACK_LINK_RATE_LIMIT = _env("CXJOURNEY_FEEDBACK_LINK_RATE_LIMIT", "30 per minute")
+    # The survey after a resolved complaint: its one-time link can be answered this long.
+    SURVEY_VALID_DAYS = _env_int("CXJOURNEY_SURVEY_VALID_DAYS", 30)
 
     # Notifications: the outbox is sent by ``cxjourney outbox send`` (cron). Without
     # MAIL_SERVER messages are kept in the outbox and visible to admins only.

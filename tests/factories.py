@@ -142,3 +142,77 @@ def make_complaint(
     complaint, _created = log_complaint(session, data, actor=actor, at=at, settings=settings)
     session.commit()
     return complaint
+
+
+def make_event(
+    session: Session,
+    customer: Customer,
+    touchpoint: Touchpoint,
+    occurred_at: datetime,
+    channel: str = "web",
+) -> Any:
+    """One journey event, inserted directly (analytics tests)."""
+    from cxjourney.customers.models import JourneyEvent
+    from cxjourney.journey.models import Channel
+
+    event = JourneyEvent(
+        customer_id=customer.id,
+        touchpoint_id=touchpoint.id,
+        occurred_at=occurred_at,
+        channel=Channel(channel),
+        source="test",
+        created_at=T0,
+    )
+    session.add(event)
+    session.flush()
+    return event
+
+
+def make_feedback(
+    session: Session,
+    touchpoint: Touchpoint,
+    kind: str,
+    score: int,
+    submitted_at: datetime,
+    *,
+    customer: Customer | None = None,
+    channel: str = "web",
+) -> Any:
+    """One feedback response, inserted directly (analytics tests); no customer: anonymous."""
+    from cxjourney.feedback.models import FeedbackKind, FeedbackResponse, FeedbackSource
+    from cxjourney.journey.models import Channel
+
+    response = FeedbackResponse(
+        touchpoint_id=touchpoint.id,
+        kind=FeedbackKind(kind),
+        score=score,
+        channel=Channel(channel),
+        submitted_at=submitted_at,
+        customer_id=customer.id if customer else None,
+        source=FeedbackSource.API,
+        created_at=T0,
+    )
+    session.add(response)
+    session.flush()
+    return response
+
+
+def make_value(
+    session: Session, customer: Customer, kind: str, amount: str, occurred_on: Any
+) -> Any:
+    """One revenue or cost record of a customer, inserted directly (analytics tests)."""
+    from decimal import Decimal
+
+    from cxjourney.customers.models import CustomerValue, ValueKind
+
+    value = CustomerValue(
+        customer_id=customer.id,
+        kind=ValueKind(kind),
+        amount=Decimal(amount),
+        occurred_on=occurred_on,
+        source="test",
+        created_at=T0,
+    )
+    session.add(value)
+    session.flush()
+    return value

@@ -28,8 +28,9 @@ from cxjourney.audit.models import AuditLog
 from cxjourney.auth.models import ApiToken, Role, Team, User
 from cxjourney.complaints.models import Category, Complaint, ComplaintEvent
 from cxjourney.complaints.services import Settings
-from cxjourney.customers.models import ChurnReason, Customer
+from cxjourney.customers.models import ChurnReason, Customer, CustomerValue, JourneyEvent
 from cxjourney.extensions import limiter
+from cxjourney.feedback.models import FeedbackLink, FeedbackResponse
 from cxjourney.journey import services as journey
 from cxjourney.journey.document import export_journey
 from cxjourney.journey.models import Stage, Touchpoint, Transition
@@ -69,6 +70,10 @@ FINGERPRINTED = (
     ChurnReason,
     Complaint,
     ComplaintEvent,
+    JourneyEvent,
+    CustomerValue,
+    FeedbackResponse,
+    FeedbackLink,
 )
 
 
@@ -84,8 +89,12 @@ def _seed(session: Session) -> dict[str, Any]:
     """A fresh journey: the small one, plus an empty stage and an archived touchpoint."""
     session.rollback()
     for model in (
+        FeedbackResponse,
+        FeedbackLink,
         ComplaintEvent,
         Complaint,
+        JourneyEvent,
+        CustomerValue,
         Customer,
         Category,
         ChurnReason,
@@ -129,6 +138,8 @@ class Endpoint:
     path_text: bool = False  # path has a text parameter (a key)
     path_int: bool = False  # path has an integer parameter (an id)
     path_suffix: str = ""  # the part after the parameter (".../<ref>/notes")
+    # paths that take a number as well as a decimal string (amounts: "12.50" or 12.5)
+    numbers_ok: tuple[str, ...] = ()
 
     def url(self, seed: dict[str, Any], *, param: object = None) -> str:
         if param is not None:
@@ -278,6 +289,46 @@ API_WRITES = [
         path_text=True,
         path_suffix="assign",
     ),
+    Endpoint(
+        "POST",
+        "/api/v1/events",
+        lambda s: {
+            "events": [
+                {
+                    "customer_ref": "K-1",
+                    "touchpoint": "hotline",
+                    "occurred_at": "2026-03-01T10:00:00+01:00",
+                    "channel": "letter",
+                }
+            ]
+        },
+        required=("events",),
+    ),
+    Endpoint(
+        "POST",
+        "/api/v1/customers/K-1/values",
+        lambda s: {"kind": "revenue", "amount": "12.50", "occurred_on": "2026-03-01"},
+        required=("kind", "amount", "occurred_on"),
+        path_text=True,
+        path_suffix="values",
+        numbers_ok=("amount",),
+    ),
+    Endpoint(
+        "POST",
+        "/api/v1/feedback",
+        lambda s: {
+            "touchpoint": "hotline",
+            "kind": "nps",
+            "score": 3,
+            "comment": "Zu lange gewartet",
+            "channel": "phone",
+            "submitted_at": "2026-03-01T10:00:00+01:00",
+            "customer_ref": "K-1",
+            "complaint_ref": s["complaint"],
+            "contact_consent": True,
+        },
+        required=("touchpoint", "kind", "score", "channel"),
+    ),
 ]
 
 
@@ -350,6 +401,8 @@ def _api_wrong_types(ep: Endpoint, seed: dict[str, Any]) -> Iterator[Variant]:
     body = ep.body(seed)
     for path, steps, value in _leaves(body):
         for wrong in _wrong_types_for(value):
+            if path in ep.numbers_ok and type(wrong) in (int, float):
+                continue
             yield Variant(f"{path}={wrong!r}", 422, path, json=_with(body, steps, wrong))
 
 
@@ -593,6 +646,28 @@ FORMS = [
         int_param="stage_support",
     ),
     Form("/journey/stages/{stage_renewal}/delete", lambda s: {}, int_param="stage_renewal"),
+    Form(
+        "/feedback/new",
+        lambda s: {
+            "touchpoint": "hotline",
+            "kind": "nps",
+            "score": "3",
+            "comment": "Zu lange gewartet",
+            "channel": "phone",
+            "customer_ref": "K-1",
+            "contact_consent": "y",
+        },
+    ),
+    Form(
+        "/customers/K-1/churn",
+        lambda s: {"churned_on": "2026-01-15", "churn_reason": "", "save": "y"},
+        text_param="K-1",
+    ),
+    Form("/customers/K-1/merge", lambda s: {"duplicate": "K-2", "confirm": "y"}, text_param="K-1"),
+    Form(
+        "/admin/feedback-links/",
+        lambda s: {"touchpoint": "hotline", "kind": "nps", "label": "Hotline-Ansage"},
+    ),
     Form("/logout", lambda s: {}),
     Form("/login", lambda s: {"email": "admin@example.org", "password": "wrong-password!"}),
 ]
@@ -646,6 +721,8 @@ SELECT_FIELDS = {
     "source",
     "target",
     "direction",
+    "touchpoint",
+    "kind",
 }
 
 

@@ -42,8 +42,17 @@ from cxjourney.complaints.models import (
 )
 from cxjourney.complaints.routing import RuleInput, save_rule
 from cxjourney.complaints.services import Settings, timeline
-from cxjourney.customers.models import ChurnReason, Customer
-from cxjourney.customers.services import find_churn_reason
+from cxjourney.customers.models import (
+    ChurnReason,
+    Customer,
+    CustomerMerge,
+    CustomerValue,
+    JourneyEvent,
+)
+from cxjourney.customers.services import create_churn_reason, find_churn_reason
+from cxjourney.feedback import links as feedback_links
+from cxjourney.feedback import survey as feedback_survey
+from cxjourney.feedback.models import FeedbackLink, FeedbackResponse, SurveyInvitation
 from cxjourney.journey import services as journey
 from cxjourney.journey.document import export_journey
 from cxjourney.journey.models import Channel, Stage, Touchpoint, Transition
@@ -212,6 +221,24 @@ def _policy(probe: Probe, name: str) -> SlaPolicy | None:
 def _category_name(probe: Probe) -> str:
     probe.session.expire_all()
     return probe.session.get(Category, probe.seed["category_id"]).name
+
+
+def _feedback_count(probe: Probe) -> int:
+    return len(probe.session.scalars(select(FeedbackResponse.id)).all())
+
+
+def _link_active(probe: Probe, seed_key: str) -> bool:
+    probe.session.expire_all()
+    return probe.session.get(FeedbackLink, probe.seed[seed_key]).active
+
+
+FEEDBACK = {"touchpoint": "hotline", "kind": "nps", "score": 9, "channel": "phone"}
+
+
+def _survey_answered(probe: Probe) -> bool:
+    probe.session.expire_all()
+    invitation = probe.session.scalar(select(SurveyInvitation))
+    return invitation is not None and invitation.answered_at is not None
 
 
 def _signed_in(probe: Probe) -> bool:
@@ -588,6 +615,33 @@ def _cases() -> list[Case]:
             },
             done=lambda p: _customer(p, "K-1000").name == "Max Neu",
         ),
+        Case(
+            "POST",
+            "/customers/<external_ref>/churn",
+            FRONT_LINE,
+            302,
+            path="/customers/K-1000/churn",
+            location="/customers/K-1000",
+            data=lambda s: {"churned_on": "2026-01-15", "churn_reason": "moved", "save": "y"},
+            done=lambda p: _customer(p, "K-1000").churned_at is not None,
+        ),
+        Case(
+            "GET",
+            "/customers/<external_ref>/merge",
+            FRONT_LINE,
+            200,
+            path="/customers/K-1000/merge",
+        ),
+        Case(
+            "POST",
+            "/customers/<external_ref>/merge",
+            FRONT_LINE,
+            302,
+            path="/customers/K-1000/merge",
+            location="/customers/K-1000",
+            data=lambda s: {"duplicate": "K-1000-dup", "confirm": "y"},
+            done=lambda p: _customer(p, "K-1000-dup") is None,
+        ),
         Case("GET", "/complaints/new", FRONT_LINE, 200),
         Case(
             "POST",
@@ -864,6 +918,152 @@ def _cases() -> list[Case]:
             data=lambda s: {"key": "price", "name": "Preis"},
             done=lambda p: find_churn_reason(p.session, "price") is not None,
         ),
+        Case(
+            "GET",
+            "/api/v1/reports/kpis",
+            EVERYONE,
+            200,
+            path="/api/v1/reports/kpis?from=2026-01-01&to=2026-02-01",
+        ),
+        Case(
+            "GET",
+            "/reports/kpis",
+            EVERYONE,
+            200,
+            path="/reports/kpis?from=2026-01-01&to=2026-02-01",
+        ),
+        Case(
+            "GET",
+            "/reports/kpis/touchpoints.csv",
+            EVERYONE,
+            200,
+            path="/reports/kpis/touchpoints.csv?from=2026-01-01&to=2026-02-01",
+        ),
+        Case(
+            "POST",
+            "/api/v1/events",
+            ADMINS,
+            201,
+            data=lambda s: {
+                "events": [
+                    {
+                        "customer_ref": "K-1000",
+                        "touchpoint": "hotline",
+                        "occurred_at": "2026-03-01T10:00:00+01:00",
+                        "channel": "letter",
+                    }
+                ]
+            },
+            done=lambda p: len(p.session.scalars(select(JourneyEvent.id)).all()) == 1,
+        ),
+        Case(
+            "POST",
+            "/api/v1/customers/<external_ref>/values",
+            ADMINS,
+            201,
+            path="/api/v1/customers/K-1000/values",
+            data=lambda s: {"kind": "revenue", "amount": "12.50", "occurred_on": "2026-03-01"},
+            done=lambda p: len(p.session.scalars(select(CustomerValue.id)).all()) == 1,
+        ),
+        # --- feedback -----------------------------------------------------------------------
+        Case("GET", "/feedback/", EVERYONE, 200),
+        Case("GET", "/feedback/new", FRONT_LINE, 200),
+        Case(
+            "POST",
+            "/feedback/new",
+            FRONT_LINE,
+            302,
+            location="/feedback/new",
+            data=lambda s: {**FEEDBACK, "score": "9"},
+            done=lambda p: _feedback_count(p) == 1,
+        ),
+        Case(
+            "POST",
+            "/api/v1/feedback",
+            FRONT_LINE,
+            201,
+            data=lambda s: dict(FEEDBACK),
+            done=lambda p: _feedback_count(p) == 1,
+        ),
+        Case("GET", "/admin/feedback-links/", EDITORS, 200),
+        Case(
+            "POST",
+            "/admin/feedback-links/",
+            EDITORS,
+            302,
+            location="/admin/feedback-links/",
+            data=lambda s: {"touchpoint": "app", "kind": "csat", "label": "Matrix"},
+            done=lambda p: any(
+                link.label == "Matrix" for link in feedback_links.list_links(p.session)
+            ),
+        ),
+        Case(
+            "GET",
+            "/admin/feedback-links/<int:link_id>",
+            EDITORS,
+            200,
+            path="/admin/feedback-links/{feedback_link_id}",
+        ),
+        Case(
+            "POST",
+            "/admin/feedback-links/<int:link_id>/disable",
+            EDITORS,
+            302,
+            path="/admin/feedback-links/{feedback_link_id}/disable",
+            location="/admin/feedback-links/",
+            done=lambda p: not _link_active(p, "feedback_link_id"),
+        ),
+        Case(
+            "POST",
+            "/admin/feedback-links/<int:link_id>/enable",
+            EDITORS,
+            302,
+            path="/admin/feedback-links/{disabled_link_id}/enable",
+            location="/admin/feedback-links/",
+            done=lambda p: _link_active(p, "disabled_link_id"),
+        ),
+        # the public page behind a feedback link: no sign-in, same for everyone
+        Case("GET", "/f/<token>", PUBLIC, 200, path="/f/{feedback_token}", anonymous_status=200),
+        Case(
+            "POST",
+            "/f/<token>",
+            PUBLIC,
+            302,
+            path="/f/{feedback_token}",
+            anonymous_status=302,
+            location="/f/",
+            data=lambda s: {"score": "9", "comment": "Gut"},
+            done=lambda p: _feedback_count(p) == 1,
+        ),
+        Case(
+            "GET",
+            "/f/<token>/thanks",
+            PUBLIC,
+            200,
+            path="/f/{feedback_token}/thanks",
+            anonymous_status=200,
+        ),
+        # the survey after a resolved complaint: no sign-in, the token is the key
+        Case("GET", "/s/<token>", PUBLIC, 200, path="/s/{survey_token}", anonymous_status=200),
+        Case(
+            "POST",
+            "/s/<token>",
+            PUBLIC,
+            302,
+            path="/s/{survey_token}",
+            anonymous_status=302,
+            location="/s/",
+            data=lambda s: {"score": "4", "comment": "Gut gelöst"},
+            done=_survey_answered,
+        ),
+        Case(
+            "GET",
+            "/s/<token>/thanks",
+            PUBLIC,
+            200,
+            path="/s/{survey_token}/thanks",
+            anonymous_status=200,
+        ),
     ]
 
 
@@ -877,7 +1077,15 @@ def _build_matrix() -> dict[tuple[str, str], Case]:
 
 MATRIX = _build_matrix()
 SKIPPED_ENDPOINTS = ("static", "api-docs.")  # Flask's static files; flask-smorest's own docs
-UNGUARDED_ENDPOINTS = {"static", "auth.login", "api-docs.openapi_json"}
+UNGUARDED_ENDPOINTS = {
+    "static",
+    "auth.login",
+    "api-docs.openapi_json",
+    "public_feedback.respond",  # customers answer on feedback links without signing in
+    "public_feedback.thanks",
+    "survey.respond",  # the survey after a resolved complaint: the token is the key
+    "survey.thanks",
+}
 
 
 def _seed_agent(session: Session, team_id: int) -> int:
@@ -913,15 +1121,46 @@ def _seed_policy(session: Session) -> int:
     return policy.id
 
 
+def _seed_feedback_links(session: Session) -> dict[str, Any]:
+    """An active and a disabled feedback link at the hotline."""
+    active = feedback_links.create_link(
+        session, touchpoint_key="hotline", kind="nps", label="Aktiv", actor=None, at=T0
+    )
+    disabled = feedback_links.create_link(
+        session, touchpoint_key="hotline", kind="nps", label="Aus", actor=None, at=T0
+    )
+    feedback_links.set_link_active(session, disabled, active=False, actor=None, at=T0)
+    session.commit()
+    return {
+        "feedback_token": active.token,
+        "feedback_link_id": active.id,
+        "disabled_link_id": disabled.id,
+    }
+
+
+def _seed_survey(session: Session, complaint: Complaint) -> dict[str, Any]:
+    """An open survey invitation for the seeded complaint, with a token we know."""
+    token = "matrix-survey-token"
+    feedback_survey.store_invitation(session, complaint, token=token, at=T0, valid_days=36500)
+    session.commit()
+    return {"survey_token": token}
+
+
 def _seed(session: Session, user: User | None, role: Role | None) -> dict[str, Any]:
     """A fresh journey: the small one, plus an empty stage and an archived touchpoint."""
     session.rollback()
     for model in (
+        SurveyInvitation,
+        FeedbackResponse,
+        FeedbackLink,
         Attachment,
         ComplaintEvent,
         Complaint,
         RoutingRule,
         SlaPolicy,
+        JourneyEvent,
+        CustomerValue,
+        CustomerMerge,
         Customer,
         Category,
         ChurnReason,
@@ -947,6 +1186,8 @@ def _seed(session: Session, user: User | None, role: Role | None) -> dict[str, A
     make_stage(session, "renewal", "Verlängerung")
     fax = make_touchpoint(session, "fax-line", stage="support")
     journey.archive_touchpoint(session, fax, actor=None, at=T0)
+    make_customer(session, "K-1000-dup", name="Max Doppelt")  # a duplicate to merge
+    create_churn_reason(session, key="moved", name="Umzug", actor=None, at=T0)
     session.commit()
     website_to_app = next(
         t
@@ -971,6 +1212,8 @@ def _seed(session: Session, user: User | None, role: Role | None) -> dict[str, A
         role=role.value if role else "agent",
         document=export_journey(session),
     )
+    seed.update(_seed_feedback_links(session))
+    seed.update(_seed_survey(session, complaint))
     return seed
 
 

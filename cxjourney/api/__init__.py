@@ -26,9 +26,13 @@ def init_api(app: Flask) -> Api:
     from . import (
         catalogues,
         complaints,
+        customer_values,
         customers,
+        events,
+        feedback,
         journey,
         me,
+        reports,
         teams,
         touchpoints,
         transitions,
@@ -50,7 +54,20 @@ def init_api(app: Flask) -> Api:
     api.spec.components.security_scheme(
         "bearerAuth", {"type": "http", "scheme": "bearer", "description": "API token"}
     )
-    for module in (me, journey, touchpoints, transitions, teams, customers, catalogues, complaints):
+    for module in (
+        me,
+        journey,
+        touchpoints,
+        transitions,
+        teams,
+        customers,
+        catalogues,
+        complaints,
+        reports,
+        events,
+        customer_values,
+        feedback,
+    ):
         blueprint: Any = module.blp
         csrf.exempt(blueprint)
         api.register_blueprint(blueprint, url_prefix="/api/v1")

@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session
 
 from ..auth.models import Team, User
 from ..errors import Conflict, ValidationError
+from ..feedback.survey import invite_after_resolution
 from ..journey.models import Channel
 from . import sla
 from .labels import status_labels
@@ -81,11 +82,14 @@ def transition_complaint(
     resolution: str = "",
     compensation: Decimal | None = None,
     expected_version: int | None = None,
+    survey: bool = True,
 ) -> ComplaintEvent:
     """Move a complaint to a new status and record who did it.
 
-    Raises Conflict on a stale version, ValidationError (field ``to``) when the lifecycle
-    forbids the move, and when a resolution lacks its code or text.
+    Resolving it asks the customer once how it was handled (``feedback.survey``; ``survey``
+    False skips that, for history such as the demo). Raises Conflict on a stale version,
+    ValidationError (field ``to``) when the lifecycle forbids the move, and when a
+    resolution lacks its code or text.
     """
     _check_version(complaint, expected_version)
     current = complaint.status
@@ -167,6 +171,8 @@ def transition_complaint(
         data=data,
     )
     session.flush()
+    if to is ComplaintStatus.RESOLVED and survey:
+        invite_after_resolution(session, complaint, at=at)
     return event
 
 

@@ -300,3 +300,66 @@ def customer_input_from(customer: Customer, **changes: Any) -> CustomerInput:
     }
     current.update(changes)
     return CustomerInput(**current)
+
+
+# --- churn -------------------------------------------------------------------------------
+
+
+def _check_churn(
+    session: Session,
+    customer: Customer,
+    churned_at: datetime | None,
+    reason_key: str | None,
+    at: datetime,
+) -> ChurnReason | None:
+    """The churn reason to store, or raise ValidationError naming every problem."""
+    if churned_at is None:
+        return None
+    problems: dict[str, str] = {}
+    if churned_at < customer.acquired_at:
+        problems["churned_at"] = str(_l("A customer cannot leave before they were acquired."))
+    elif churned_at > at:
+        problems["churned_at"] = str(_l("The churn date cannot be in the future."))
+    reason = find_churn_reason(session, reason_key) if reason_key else None
+    if not reason_key:
+        problems["churn_reason"] = str(_l("Choose why the customer left."))
+    elif reason is None or (not reason.active and reason.id != customer.churn_reason_id):
+        problems["churn_reason"] = str(_l("Unknown churn reason %(key)s.", key=reason_key))
+    if problems:
+        raise ValidationError(problems)
+    return reason
+
+
+def set_churn(
+    session: Session,
+    customer: Customer,
+    *,
+    churned_at: datetime | None,
+    reason_key: str | None,
+    actor: User | None,
+    at: datetime,
+) -> Customer:
+    """Mark the customer churned at ``churned_at`` for a reason, or active again (None).
+
+    The date may not lie before ``acquired_at`` nor after ``at``; a churned customer needs
+    an active reason from the managed list (their current one stays valid even if retired).
+    Raises ValidationError naming ``churned_at`` and/or ``churn_reason``.
+    """
+    reason = _check_churn(session, customer, churned_at, reason_key, at)
+    before = customer_snapshot(customer)
+    customer.churned_at = churned_at
+    customer.churn_reason = reason
+    customer.updated_at = at
+    session.flush()
+    record_audit(
+        session,
+        actor=actor,
+        at=at,
+        action="customer.churned" if churned_at else "customer.churn_undone",
+        entity_type="customer",
+        entity_id=customer.id,
+        entity_label=customer.external_ref,
+        before=before,
+        after=customer_snapshot(customer),
+    )
+    return customer

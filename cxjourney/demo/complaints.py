@@ -940,6 +940,7 @@ class _Timeline:
             actor=None if system else self.owner,
             at=at,
             settings=self.ctx.settings,
+            survey=False,  # history: no survey mails to demo customers (docs/feedback.md)
             **kwargs,
         )
 

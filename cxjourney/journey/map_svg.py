@@ -45,6 +45,9 @@ LANE_FILLS = ("#f4f6f8", "#ffffff")
 HEADER_FILL = "#e3e8ed"
 INK = "#1a1a1a"
 FALLBACK_FILL = "#cccccc"
+# Okabe-Ito blue: one customer's path, distinct from the grey and vermillion transitions.
+PATH_COLOUR = "#0072b2"
+UNVISITED_OPACITY = "0.45"
 _COLOUR_RE = re.compile(r"#[0-9a-fA-F]{6}")
 _UNSAFE_URL_RE = re.compile(r"\s*(javascript|data|vbscript):", re.IGNORECASE)
 
@@ -73,6 +76,28 @@ class MapEdge:
     source: str
     target: str
     backward: bool
+
+
+@dataclass(frozen=True)
+class PathEdge:
+    """A transition one customer took, ``count`` times (drawn over the designed map)."""
+
+    source: str
+    target: str
+    count: int
+
+
+@dataclass(frozen=True)
+class PathHighlight:
+    """One customer's observed path: visited touchpoints (key → visits) and transitions.
+
+    ``visited_label`` and ``path_edge_label`` are the legend texts, already translated.
+    """
+
+    visits: dict[str, int]
+    edges: list[PathEdge]
+    visited_label: str
+    path_edge_label: str
 
 
 @dataclass(frozen=True)
@@ -183,9 +208,13 @@ def _ranks(lane_nodes: list[list[str]]) -> dict[str, int]:
     return {key: row for keys in lane_nodes for row, key in enumerate(keys)}
 
 
-def _edge_path(
-    s: tuple[float, float], t: tuple[float, float], s_lane: int, t_lane: int, same: bool
-) -> str:
+Point = tuple[float, float]
+
+
+def _edge_points(
+    s: Point, t: Point, s_lane: int, t_lane: int, same: bool
+) -> tuple[Point, Point, Point, Point]:
+    """Start, two control points and end of the cubic curve of an edge."""
     (sx, sy), (tx, ty) = s, t
     if s_lane == t_lane:
         # Same stage: bulge out to the right of the lane, further for more distant rows.
@@ -194,17 +223,26 @@ def _edge_path(
         y1, y2 = sy + NODE_H / 2 - spread, ty + NODE_H / 2 + spread
         bulge = min(24 + abs(ty - sy) / PITCH * 6, 44)
         x = sx + NODE_W
-        return (
-            f"M{_n(x)},{_n(y1)} C{_n(x + bulge)},{_n(y1)} {_n(x + bulge)},{_n(y2)} {_n(x)},{_n(y2)}"
-        )
+        return (x, y1), (x + bulge, y1), (x + bulge, y2), (x, y2)
     if t_lane > s_lane:
         x1, y1, x2, y2 = sx + NODE_W, sy + NODE_H / 2, tx, ty + NODE_H / 2
         c = max(30.0, (x2 - x1) / 2)
-        return f"M{_n(x1)},{_n(y1)} C{_n(x1 + c)},{_n(y1)} {_n(x2 - c)},{_n(y2)} {_n(x2)},{_n(y2)}"
+        return (x1, y1), (x1 + c, y1), (x2 - c, y2), (x2, y2)
     # Going back: arc over the top, top edge to top edge, through the gutter under the headers.
     x1, y1, x2, y2 = sx + NODE_W * 0.3, sy, tx + NODE_W * 0.7, ty
     top = max(HEADER_H + 4, min(y1, y2) - 26 - 0.08 * (x1 - x2))
-    return f"M{_n(x1)},{_n(y1)} C{_n(x1)},{_n(top)} {_n(x2)},{_n(top)} {_n(x2)},{_n(y2)}"
+    return (x1, y1), (x1, top), (x2, top), (x2, y2)
+
+
+def _edge_path(s: Point, t: Point, s_lane: int, t_lane: int, same: bool) -> str:
+    (x1, y1), (c1x, c1y), (c2x, c2y), (x2, y2) = _edge_points(s, t, s_lane, t_lane, same)
+    return f"M{_n(x1)},{_n(y1)} C{_n(c1x)},{_n(c1y)} {_n(c2x)},{_n(c2y)} {_n(x2)},{_n(y2)}"
+
+
+def _midpoint(points: tuple[Point, Point, Point, Point]) -> Point:
+    """The curve's point at t = 0.5: (P0 + 3 P1 + 3 P2 + P3) / 8."""
+    (ax, ay), (bx, by), (cx, cy), (dx, dy) = points
+    return (ax + 3 * bx + 3 * cx + dx) / 8, (ay + 3 * by + 3 * cy + dy) / 8
 
 
 def _edge_attrs(backward: bool, prefix: str) -> str:
@@ -235,7 +273,12 @@ def _node_box(x: float, y: float, w: float, h: float, fill: str, exit_: bool) ->
 
 
 def _legend(
-    legend: list[LegendEntry], labels: MapLabels, top: float, width: float, prefix: str
+    legend: list[LegendEntry],
+    labels: MapLabels,
+    top: float,
+    width: float,
+    prefix: str,
+    highlight: PathHighlight | None = None,
 ) -> tuple[str, float]:
     """Legend as a left-to-right flow that wraps at the map width; returns markup, height."""
     parts = [
@@ -273,8 +316,79 @@ def _legend(
         )
     ix, iy = place(30, labels.exit_node)
     parts.append(f'<g class="map-node-exit">{_node_box(ix, iy - 1, 30, 18, "#ffffff", True)}</g>')
+    if highlight is not None:
+        ix, iy = place(30, highlight.visited_label)
+        parts.append(
+            f'<g class="map-node-visited">{_node_box(ix, iy - 1, 30, 18, "#ffffff", False)}'
+            f"{_visited_ring(ix, iy - 1, 30, 18)}</g>"
+        )
+        ix, iy = place(40, highlight.path_edge_label)
+        parts.append(
+            f'<path class="map-path-edge" d="M{_n(ix)},{_n(iy + 8)} H{_n(ix + 34)}" '
+            f'fill="none" stroke="{PATH_COLOUR}" stroke-width="3" '
+            f'marker-end="url(#{prefix}-arrow-path)"/>'
+        )
     parts.append("</g>")
     return "".join(parts), y + 24 - top
+
+
+def _visited_ring(x: float, y: float, w: float, h: float) -> str:
+    return (
+        f'<rect class="map-node-visited-ring" x="{_n(x - 3)}" y="{_n(y - 3)}" '
+        f'width="{_n(w + 6)}" height="{_n(h + 6)}" rx="8" fill="none" '
+        f'stroke="{PATH_COLOUR}" stroke-width="3"/>'
+    )
+
+
+def _visit_badge(x: float, y: float, visits: int) -> str:
+    """The visit count in a circle on the node's top-right corner."""
+    cx, cy = x + NODE_W - 4, y + 2
+    return (
+        f'<g class="map-node-visits" aria-hidden="true">'
+        f'<circle cx="{_n(cx)}" cy="{_n(cy)}" r="10" fill="{PATH_COLOUR}"/>'
+        f'<text x="{_n(cx)}" y="{_n(cy + 4)}" text-anchor="middle" font-size="11" '
+        f'font-weight="bold" fill="#ffffff">{visits}</text></g>'
+    )
+
+
+def _path_edges(
+    highlight: PathHighlight,
+    by_key: dict[str, MapNode],
+    origin: dict[str, Point],
+    lane_index: dict[str, int],
+    prefix: str,
+) -> str:
+    """The customer's transitions: blue, wider for more, with the count at the middle."""
+    parts = ['<g class="map-path" fill="none">']
+    labels = []
+    for edge in highlight.edges:
+        if edge.source not in by_key or edge.target not in by_key or edge.count < 1:
+            continue
+        src, dst = by_key[edge.source], by_key[edge.target]
+        points = _edge_points(
+            origin[src.key],
+            origin[dst.key],
+            lane_index[src.stage_key],
+            lane_index[dst.stage_key],
+            src.key == dst.key,
+        )
+        (x1, y1), (c1x, c1y), (c2x, c2y), (x2, y2) = points
+        width = 2.5 + min(edge.count - 1, 5)
+        parts.append(
+            f'<path class="map-path-edge" d="M{_n(x1)},{_n(y1)} C{_n(c1x)},{_n(c1y)} '
+            f'{_n(c2x)},{_n(c2y)} {_n(x2)},{_n(y2)}" stroke="{PATH_COLOUR}" '
+            f'stroke-width="{_n(width)}" marker-end="url(#{prefix}-arrow-path)">'
+            f"<title>{_e(src.name)} → {_e(dst.name)}: {edge.count}</title></path>"
+        )
+        mx, my = _midpoint(points)
+        labels.append(
+            f'<text class="map-path-count" x="{_n(mx)}" y="{_n(my + 4)}" text-anchor="middle" '
+            f'font-size="12" font-weight="bold" fill="{PATH_COLOUR}" stroke="#ffffff" '
+            f'stroke-width="3" paint-order="stroke" aria-hidden="true">{edge.count}</text>'
+        )
+    parts.extend(labels)
+    parts.append("</g>")
+    return "".join(parts)
 
 
 def render_map(
@@ -285,11 +399,14 @@ def render_map(
     labels: MapLabels,
     *,
     id_prefix: str = "journey-map",
+    highlight: PathHighlight | None = None,
 ) -> Markup:
     """Render the journey map as a complete ``<svg>`` element.
 
     ``id_prefix`` namespaces the element ids (title, description, arrow markers); pass a
-    different one when a page shows more than one map.
+    different one when a page shows more than one map. ``highlight`` draws one customer's
+    path over the map: visited touchpoints ringed with their visit count, the others
+    faded, and the transitions they took as blue arrows with their counts.
     """
     prefix = re.sub(r"[^A-Za-z0-9_-]", "-", id_prefix) or "journey-map"
     head = (
@@ -322,7 +439,7 @@ def render_map(
     rows = max(1, *(len(keys) for keys in lane_nodes))
     lanes_h = HEADER_H + TOP_GUTTER + rows * PITCH - ROW_GAP + BOTTOM_PAD
     width = max(MIN_WIDTH, len(ordered_lanes) * LANE_W + RIGHT_MARGIN)
-    legend_svg, legend_h = _legend(legend, labels, lanes_h + 8, width, prefix)
+    legend_svg, legend_h = _legend(legend, labels, lanes_h + 8, width, prefix, highlight)
     height = lanes_h + 8 + legend_h
 
     parts = [
@@ -331,7 +448,10 @@ def render_map(
         meta,
         "<defs>",
     ]
-    for suffix, colour in (("arrow", FORWARD_COLOUR), ("arrow-back", BACKWARD_COLOUR)):
+    markers = [("arrow", FORWARD_COLOUR), ("arrow-back", BACKWARD_COLOUR)]
+    if highlight is not None:
+        markers.append(("arrow-path", PATH_COLOUR))
+    for suffix, colour in markers:
         parts.append(
             f'<marker id="{prefix}-{suffix}" viewBox="0 0 10 10" refX="9" refY="5" '
             f'markerWidth="7" markerHeight="7" orient="auto">'
@@ -376,6 +496,8 @@ def render_map(
             f"<title>{_e(src.name)} → {_e(dst.name)}</title></path>"
         )
     parts.append("</g>")
+    if highlight is not None:
+        parts.append(_path_edges(highlight, by_key, origin, lane_index, prefix))
 
     parts.append('<g class="map-nodes">')
     for keys in lane_nodes:
@@ -386,14 +508,20 @@ def render_map(
             spoken = f"{node.name}: {node.value_label}" if node.value_label else node.name
             tooltip = f"{node.name}\n{node.value_label}" if node.value_label else node.name
             classes = "map-node map-node-exit" if node.exit else "map-node"
+            visits = highlight.visits.get(key, 0) if highlight is not None else 0
+            extra = ""
+            if highlight is not None:
+                classes += " map-node-visited" if visits else " map-node-unvisited"
+                extra = "" if visits else f' opacity="{UNVISITED_OPACITY}"'
             parts.append(
-                f'<a href="{_e(url)}" class="{classes}" data-key="{_e(node.key)}" '
+                f'<a href="{_e(url)}" class="{classes}" data-key="{_e(node.key)}"{extra} '
                 f'aria-label="{_e(spoken)}"><title>{_e(tooltip)}</title>'
                 f"{_node_box(x, y, NODE_W, NODE_H, _colour(node.fill, FALLBACK_FILL), node.exit)}"
+                f"{_visited_ring(x, y, NODE_W, NODE_H) if visits else ''}"
                 f'<text class="map-node-label" text-anchor="middle" font-size="12" '
                 f'fill="{_colour(node.text_colour, INK)}">'
                 f"{_tspans(_wrap(node.name, NODE_CHARS), x + NODE_W / 2, y + NODE_H / 2, 14)}"
-                "</text></a>"
+                f"</text>{_visit_badge(x, y, visits) if visits else ''}</a>"
             )
     parts.append("</g>")
     parts.append(legend_svg)

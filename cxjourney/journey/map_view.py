@@ -11,7 +11,16 @@ from sqlalchemy.orm import Session
 
 from . import services
 from .graph import JourneyValidation, NodeInfo, build_graph, validate_graph
-from .map_svg import LegendEntry, MapEdge, MapLabels, MapLane, MapNode, render_map
+from .map_svg import (
+    LegendEntry,
+    MapEdge,
+    MapLabels,
+    MapLane,
+    MapNode,
+    PathEdge,
+    PathHighlight,
+    render_map,
+)
 from .measures import MapMeasure, Value, colour_nodes
 from .models import Stage, Touchpoint
 
@@ -108,4 +117,75 @@ def build_map(session: Session, measure: MapMeasure) -> JourneyMapView:
         len(edges),
         validation,
         {tp.key: tp for tp in touchpoints},
+    )
+
+
+PATH_NODE_FILL = "#ffffff"
+PATH_NODE_INK = "#1a1a1a"
+
+
+def build_path_map(
+    session: Session,
+    visits: dict[str, int],
+    edges: list[PathEdge],
+    *,
+    id_prefix: str = "customer-path",
+) -> Markup:
+    """The designed map of all active touchpoints with one customer's path drawn over it.
+
+    ``visits`` maps touchpoint keys to the customer's visits there, ``edges`` are the
+    transitions they took with counts. Touchpoints that are archived are not on the map;
+    the page lists the whole path as text.
+    """
+    stages = services.list_stages(session)
+    touchpoints = services.list_touchpoints(session)
+    pairs = services.list_designed_pairs(session)
+    position = {s.id: s.position for s in stages}
+    stage_of = {tp.key: position[tp.stage_id] for tp in touchpoints}
+    nodes = [
+        MapNode(
+            key=tp.key,
+            name=tp.name,
+            stage_key=tp.stage.key,
+            url=url_for("journey.touchpoint", key=tp.key),
+            fill=PATH_NODE_FILL,
+            text_colour=PATH_NODE_INK,
+            value_label=_("Visits: %(n)d", n=visits.get(tp.key, 0)),
+            exit=tp.exit,
+        )
+        for tp in touchpoints
+    ]
+    designed = [
+        MapEdge(source=s, target=t, backward=stage_of[t] < stage_of[s])
+        for s, t in pairs
+        if s in stage_of and t in stage_of
+    ]
+    visited = sum(1 for tp in touchpoints if visits.get(tp.key))
+    labels = MapLabels(
+        title=_("Journey of this customer"),
+        description=_(
+            "Touchpoints visited: %(visited)d of %(num)d; transitions taken: %(edges)d.",
+            visited=visited,
+            num=len(touchpoints),
+            edges=sum(e.count for e in edges),
+        ),
+        legend_title=_("Legend"),
+        forward_edge=_("Designed transition"),
+        backward_edge=_("Designed transition back to an earlier stage"),
+        exit_node=_("Exit touchpoint"),
+    )
+    highlight = PathHighlight(
+        visits=dict(visits),
+        edges=list(edges),
+        visited_label=_("Visited (number of visits)"),
+        path_edge_label=_("Transition taken (number of times)"),
+    )
+    return render_map(
+        [MapLane(s.key, s.name, s.position) for s in stages],
+        nodes,
+        designed,
+        [],
+        labels,
+        id_prefix=id_prefix,
+        highlight=highlight,
     )

@@ -7,14 +7,21 @@ legend. Register a new measure with ``@register_measure``; the map page lists th
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Hashable
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Literal
+from zoneinfo import ZoneInfo
 
+from flask import current_app
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import func, select, union_all
 from sqlalchemy.orm import Session
 
+from ..analytics.kpis import KpiFilters
+from ..analytics.touchpoint_kpis import data_revision, last_full_months, touchpoint_kpis
+from ..analytics.windows import Window
+from ..extensions import utcnow
 from .models import Touchpoint, Transition
 
 Value = str | float | None
@@ -44,16 +51,30 @@ class MapMeasure:
     kind: Literal["categorical", "sequential"]
     compute: Callable[[Session, list[Touchpoint]], dict[str, Value]]
     unit: str = ""
+    # What the values depend on besides the journey (data, the current month): part of the
+    # map's cache key, which otherwise changes only with the journey's revision.
+    cache_token: Callable[[Session], Hashable] | None = None
+
+    def data_token(self, session: Session) -> Hashable:
+        return None if self.cache_token is None else self.cache_token(session)
 
 
 MEASURES: dict[str, MapMeasure] = {}
 
 
 def register_measure(
-    key: str, label: object, kind: Literal["categorical", "sequential"], unit: str = ""
+    key: str,
+    label: object,
+    kind: Literal["categorical", "sequential"],
+    unit: str = "",
+    *,
+    cache_token: Callable[[Session], Hashable] | None = None,
 ) -> Callable[[Callable[[Session, list[Touchpoint]], dict[str, Value]]], MapMeasure]:
+    """Register a measure; one computed from data (events, feedback, complaints) passes a
+    ``cache_token`` that changes with that data."""
+
     def decorator(compute: Callable[[Session, list[Touchpoint]], dict[str, Value]]) -> MapMeasure:
-        measure = MapMeasure(key, label, kind, compute, unit)
+        measure = MapMeasure(key, label, kind, compute, unit, cache_token)
         MEASURES[key] = measure
         return measure
 
@@ -80,6 +101,64 @@ def _connections(session: Session, touchpoints: list[Touchpoint]) -> dict[str, V
     ).subquery()
     counts = dict(session.execute(select(ends.c.tp_id, func.count()).group_by(ends.c.tp_id)).all())
     return {tp.key: float(counts.get(tp.id, 0)) for tp in touchpoints}
+
+
+# --- KPIs of the last 12 full months (the dashboard's default window) ------------------------
+
+
+def _kpi_window(now: datetime) -> tuple[datetime, datetime]:
+    window = last_full_months(now, ZoneInfo(current_app.config["BABEL_DEFAULT_TIMEZONE"]))
+    return window.start, window.end
+
+
+def _kpi_token(session: Session) -> Hashable:
+    """The window (it moves on each month) and the newest event, feedback and complaint ids
+    (new data shows at once; the map cache's time limit bounds edits to existing rows)."""
+    return (_kpi_window(utcnow())[0], data_revision(session))
+
+
+def _kpi_values(
+    session: Session, touchpoints: list[Touchpoint], metric: str, digits: int
+) -> dict[str, Value]:
+    """``metric`` per touchpoint over the last 12 full months, rounded for display (the map
+    shows and bins the rounded values); None where the population is empty."""
+    rows = {
+        r.key: r for r in touchpoint_kpis(session, Window(*_kpi_window(utcnow())), KpiFilters())
+    }
+    values: dict[str, Value] = {}
+    for tp in touchpoints:
+        row = rows.get(tp.key)
+        value = getattr(row, metric) if row is not None else None
+        values[tp.key] = None if value is None else round(float(value), digits)
+    return values
+
+
+@register_measure("nps", _l("NPS, last 12 months"), "sequential", cache_token=_kpi_token)
+def _nps(session: Session, touchpoints: list[Touchpoint]) -> dict[str, Value]:
+    return _kpi_values(session, touchpoints, "nps", 1)
+
+
+@register_measure(
+    "csat", _l("CSAT (share satisfied), last 12 months"), "sequential", " %", cache_token=_kpi_token
+)
+def _csat(session: Session, touchpoints: list[Touchpoint]) -> dict[str, Value]:
+    return _kpi_values(session, touchpoints, "csat", 1)
+
+
+@register_measure("ces", _l("CES mean (1–7), last 12 months"), "sequential", cache_token=_kpi_token)
+def _ces(session: Session, touchpoints: list[Touchpoint]) -> dict[str, Value]:
+    return _kpi_values(session, touchpoints, "ces_mean", 2)
+
+
+@register_measure(
+    "complaint_rate",
+    _l("Complaints per 1,000 contacts, last 12 months"),
+    "sequential",
+    " ‰",
+    cache_token=_kpi_token,
+)
+def _complaint_rate(session: Session, touchpoints: list[Touchpoint]) -> dict[str, Value]:
+    return _kpi_values(session, touchpoints, "complaint_rate", 1)
 
 
 @dataclass(frozen=True)

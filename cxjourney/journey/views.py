@@ -3,18 +3,31 @@
 from __future__ import annotations
 
 from typing import Any
+from zoneinfo import ZoneInfo
 
-from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask import (
+    Blueprint,
+    abort,
+    current_app,
+    flash,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
 from flask_babel import get_locale, ngettext
 from flask_babel import gettext as _
 from flask_login import current_user
 from markupsafe import Markup
 
+from ..analytics.touchpoint_kpis import comment_views
+from ..analytics.views import touchpoint_summary, window_caption
 from ..auth import services as auth_services
 from ..auth.forms import ConfirmForm
 from ..auth.permissions import Permission, can, login_required, requires
 from ..errors import Conflict, ValidationError
 from ..extensions import db, utcnow
+from ..feedback.services import latest_comments
 from ..render_cache import RenderCache, journey_revision
 from . import services
 from .forms import (
@@ -32,6 +45,7 @@ from .models import Channel, Touchpoint
 bp = Blueprint("journey", __name__)
 
 MAP_CACHE: RenderCache[Markup] = RenderCache(max_entries=64)
+LATEST_COMMENTS = 5  # on the touchpoint page
 
 
 @bp.get("/")
@@ -51,8 +65,14 @@ def map() -> Any:
             render_template("journey/_map_body.html", journey_map=journey_map, measure=measure)
         )
 
-    # The map is the same for every user: render it once per journey revision.
-    key = (journey_revision(db.session), measure.key, str(get_locale()))
+    # The map is the same for every user: render it once per journey revision (and, for a
+    # measure computed from data, per its data token).
+    key = (
+        journey_revision(db.session),
+        measure.key,
+        measure.data_token(db.session),
+        str(get_locale()),
+    )
     body = MAP_CACHE.get_or_create(key, render_body)
     return render_template(
         "journey/map.html", map_body=body, measure=measure, measures=MEASURES.values()
@@ -89,6 +109,14 @@ def touchpoint(key: str) -> Any:
         transition_form.target.choices = [
             choice for choice in transition_form.target.choices if choice[0] not in linked
         ]
+    summary = comments = None
+    if can(current_user, Permission.VIEW_REPORTS):
+        zone = ZoneInfo(current_app.config["BABEL_DEFAULT_TIMEZONE"])
+        summary = touchpoint_summary(db.session, tp, now=utcnow(), zone=zone)
+        comments = comment_views(
+            latest_comments(db.session, tp, limit=LATEST_COMMENTS),
+            show_personal=can(current_user, Permission.VIEW_PERSONAL_DATA),
+        )
     return render_template(
         "journey/touchpoint.html",
         tp=tp,
@@ -97,6 +125,9 @@ def touchpoint(key: str) -> Any:
         transition_form=transition_form,
         confirm_form=ConfirmForm(),
         channel_labels=channel_labels(),
+        summary=summary,
+        comments=comments,
+        window_caption=(lambda w: window_caption(w, zone)) if summary else None,
     )
 
 

@@ -108,8 +108,11 @@ def enqueue_message(
     context: Mapping[str, Any],
     dedupe_key: str | None,
     at: datetime,
+    language: str | None = None,
 ) -> OutboxMessage | None:
     """Render a message in the recipient's language and store it as pending.
+
+    ``language`` overrides the recipient's (a customer, who is not a user, has their own).
 
     ``to_address`` defaults to the recipient's email. Returns None, and stores nothing, when
     the recipient is inactive, there is no address, or a message with ``dedupe_key`` exists
@@ -123,7 +126,7 @@ def enqueue_message(
         return None
     if dedupe_key is not None and find_message_by_dedupe_key(session, dedupe_key) is not None:
         return None
-    language = message_language(recipient)
+    language = language or message_language(recipient)
     subject, body = render_message(template, context, language=language)
     message = OutboxMessage(
         kind=kind,

@@ -1,0 +1,1 @@
+"""Analytics: KPIs over half-open windows, aggregated in SQL (see docs/analytics.md)."""

@@ -1,0 +1,1 @@
+"""Imports of data from source systems: CSV files read as streams, rejected rows reported."""
