@@ -393,3 +393,22 @@ def test_customers_strict_stores_nothing_on_one_bad_row(
     assert result.exit_code == 1
     assert _count(db_session, Customer) == 0
     assert _count(db_session, ChurnReason) == 0
+
+
+def test_a_wrong_encoding_is_reported_by_line_and_strict_stores_nothing(
+    app: Flask, db_session: Session, journey: None, tmp_path: Path
+) -> None:
+    """A file said to be UTF-8 that holds a Windows-1252 byte: that line is named."""
+    path = tmp_path / "events.csv"
+    path.write_bytes(
+        f"{EVENT_HEADER}\nK-1,app,2026-03-01T10:00:00Z,app\n".encode()
+        + "K-2,app,2026-03-01T11:00:00Z,Telefon ö\n".encode("cp1252")
+    )
+    report_path = tmp_path / "rejected.csv"
+
+    result = _run(app, "events", path, "--encoding", "utf-8", "--strict", "--report", report_path)
+
+    assert result.exit_code == 1
+    assert [r["line"] for r in _report(report_path)] == ["3"]
+    assert "utf-8" in _report(report_path)[0]["reason"]
+    assert _count(db_session, JourneyEvent) == 0
