@@ -157,8 +157,10 @@ def handle_concurrent_change(error: Exception) -> Any:
 
 
 def handle_unexpected(error: Exception) -> Any:
-    # Log the type and place, not the request body: it may carry personal data.
-    log.exception("unhandled error on %s %s", request.method, request.path)
+    # Log the type and the route, not the path or body: a path may carry a one-time token
+    # (/s/<token>) and a body personal data.
+    rule = request.url_rule.rule if request.url_rule is not None else "(no route)"
+    log.exception("unhandled error on %s %s", request.method, rule)
     return handle_http_exception(InternalServerError())
 
 

@@ -171,7 +171,7 @@ def test_merge_form_previews_then_merges_and_the_timeline_shows_it(
     app: Flask, client: FlaskClient, db_session: Session, login_as
 ) -> None:
     _duplicate_with_history(app, db_session)
-    login_as(Role.AGENT, language="en")
+    login_as(Role.TEAM_LEAD, language="en")
     preview = _merge_page(client, {"duplicate": "K-1-dup"})
     html = preview.get_data(as_text=True)
     assert preview.status_code == 200
@@ -196,15 +196,15 @@ def test_merge_form_names_the_problem(
     client: FlaskClient, db_session: Session, login_as, duplicate: str, message: str
 ) -> None:
     make_customer(db_session, "K-1")
-    login_as(Role.AGENT, language="en")
+    login_as(Role.TEAM_LEAD, language="en")
     response = _merge_page(client, {"duplicate": duplicate, "confirm": "y"})
     assert response.status_code == 422
     assert message in response.get_data(as_text=True)
     assert services.find_customer(db_session, "K-1") is not None
 
 
-@pytest.mark.parametrize("role", [Role.VIEWER, Role.TOUCHPOINT_MANAGER])
-def test_only_customer_editors_may_merge(
+@pytest.mark.parametrize("role", [Role.VIEWER, Role.TOUCHPOINT_MANAGER, Role.AGENT])
+def test_only_team_leads_and_admins_may_merge(
     client: FlaskClient, db_session: Session, login_as, role: Role
 ) -> None:
     make_customer(db_session, "K-1")

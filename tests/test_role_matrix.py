@@ -628,14 +628,14 @@ def _cases() -> list[Case]:
         Case(
             "GET",
             "/customers/<external_ref>/merge",
-            FRONT_LINE,
+            LEADS,
             200,
             path="/customers/K-1000/merge",
         ),
         Case(
             "POST",
             "/customers/<external_ref>/merge",
-            FRONT_LINE,
+            LEADS,
             302,
             path="/customers/K-1000/merge",
             location="/customers/K-1000",

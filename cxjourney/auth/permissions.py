@@ -38,6 +38,8 @@ class Permission(enum.StrEnum):
     VIEW_REPORTS = "view_reports"  # KPIs and analytics (comments masked without personal data)
     RECORD_FEEDBACK = "record_feedback"  # agents record NPS/CSAT/CES answers
     MANAGE_FEEDBACK_LINKS = "manage_feedback_links"  # public links and QR codes
+    # Merge duplicate customers: moves complaints of every team, cannot be undone.
+    MERGE_CUSTOMERS = "merge_customers"
     IMPORT_DATA = "import_data"  # journey events and value records from source systems
 
 
@@ -58,7 +60,9 @@ _FRONT_LINE = _SERVICE | {
 ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
     Role.VIEWER: frozenset(_EVERYONE),
     Role.AGENT: frozenset(_EVERYONE | _FRONT_LINE),
-    Role.TEAM_LEAD: frozenset(_EVERYONE | _FRONT_LINE | {Permission.ASSIGN_COMPLAINTS}),
+    Role.TEAM_LEAD: frozenset(
+        _EVERYONE | _FRONT_LINE | {Permission.ASSIGN_COMPLAINTS, Permission.MERGE_CUSTOMERS}
+    ),
     Role.TOUCHPOINT_MANAGER: frozenset(
         _EVERYONE | _SERVICE | {Permission.EDIT_JOURNEY, Permission.MANAGE_FEEDBACK_LINKS}
     ),

@@ -150,7 +150,7 @@ def _on_form_fields(exc: ValidationError) -> ValidationError:
 
 
 @bp.route("/<external_ref>/merge", methods=["GET", "POST"])
-@requires(Permission.EDIT_CUSTOMERS)
+@requires(Permission.MERGE_CUSTOMERS)
 def merge(external_ref: str) -> Any:
     """Name the duplicate, see what would move, confirm: the duplicate is merged and gone."""
     survivor = services.get_customer(db.session, external_ref)
