@@ -394,3 +394,24 @@ def test_managers_see_the_page_without_the_churn_form(
     html = client.get("/customers/K-1").get_data(as_text=True)
     assert "/customers/K-1/churn" not in html
     assert "/customers/K-1/merge" not in html
+
+
+def test_a_comment_tied_to_another_teams_complaint_is_hidden_on_the_timeline(
+    app: Flask, db_session: Session
+) -> None:
+    tps = small_journey(db_session)
+    customer = make_customer(db_session, "K-7")
+    settings = settings_for(app.config)
+    theirs = make_complaint(db_session, settings, touchpoint=tps["app"], customer=customer)
+    ours = make_complaint(db_session, settings, touchpoint=tps["hotline"], customer=customer)
+    for complaint, text in ((theirs, "Text of team Online"), (ours, "Text of our team")):
+        answer = make_feedback(db_session, tps["hotline"], "csat", 1, T0, customer=customer)
+        answer.comment, answer.complaint_id = text, complaint.id
+    db_session.commit()
+    assert theirs.team_id != ours.team_id
+    agent = make_user(db_session, Role.AGENT, team=ours.team.name)
+
+    timeline = profile.customer_timeline(db_session, customer, viewer=agent)
+
+    comments = {e.comment for e in timeline.entries if e.kind is profile.EntryKind.FEEDBACK}
+    assert comments == {"Text of our team", None}

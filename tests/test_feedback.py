@@ -31,6 +31,8 @@ from .factories import (
     make_category,
     make_complaint,
     make_customer,
+    make_feedback,
+    make_team,
     make_touchpoint,
     settings_for,
     small_journey,
@@ -645,3 +647,26 @@ def test_the_list_shows_comments_escaped_and_filters(
     later = (T0.date() + timedelta(days=1)).isoformat()
     assert "Die App" not in client.get(f"/feedback/?from={later}").get_data(as_text=True)
     assert client.get("/feedback/?kind=stars&from=nonsense&page=999999999999").status_code == 200
+
+
+def test_the_list_hides_comments_tied_to_another_teams_complaint(
+    app: Flask, client: FlaskClient, db_session: Session, login_as
+) -> None:
+    """A survey answer or a link complaint's text is as private as its complaint."""
+    tps = small_journey(db_session)
+    make_team(db_session, "Abrechnung")
+    customer = make_customer(db_session, "K-7")
+    settings = settings_for(app.config)
+    theirs = make_complaint(db_session, settings, touchpoint=tps["app"], customer=customer)
+    ours = make_complaint(db_session, settings, touchpoint=tps["hotline"], customer=customer)
+    for complaint, text in ((theirs, "Text of team Online"), (ours, "Text of our team")):
+        answer = make_feedback(db_session, tps["hotline"], "csat", 1, T0, customer=customer)
+        answer.comment, answer.complaint_id = text, complaint.id
+    db_session.commit()
+    assert theirs.team.name != ours.team.name
+    login_as(Role.AGENT, team=ours.team.name, language="en")
+
+    page = client.get("/feedback/").get_data(as_text=True)
+
+    assert "Text of our team" in page
+    assert "Text of team Online" not in page

@@ -161,7 +161,7 @@ def _complaints(
 
 
 def _feedback(
-    session: Session, customer: Customer, limit: int, personal: bool
+    session: Session, customer: Customer, viewer: User, limit: int, personal: bool
 ) -> list[TimelineEntry]:
     rows = session.execute(
         select(
@@ -171,11 +171,21 @@ def _feedback(
             FeedbackResponse.kind,
             FeedbackResponse.score,
             FeedbackResponse.comment,
+            FeedbackResponse.complaint_id,
+            FeedbackResponse.follow_up_id,
         )
         .join(Touchpoint, Touchpoint.id == FeedbackResponse.touchpoint_id)
         .where(FeedbackResponse.customer_id == customer.id)
         .order_by(FeedbackResponse.submitted_at.desc(), FeedbackResponse.id.desc())
         .limit(limit)
+    ).all()
+    # A comment tied to a complaint (survey answer, follow-up, link complaint) is as private
+    # as that complaint: hidden when it belongs to a complaint the viewer may not see.
+    tied = {i for row in rows for i in (row.complaint_id, row.follow_up_id) if i is not None}
+    visible = (
+        set(session.scalars(select(Complaint.id).where(Complaint.id.in_(tied), visible_to(viewer))))
+        if tied
+        else set()
     )
     return [
         TimelineEntry(
@@ -185,9 +195,11 @@ def _feedback(
             channel=channel.value,
             feedback_kind=kind.value,
             score=score,
-            comment=(comment or None) if personal else None,
+            comment=(comment or None)
+            if personal and all(i is None or i in visible for i in (complaint_id, follow_up_id))
+            else None,
         )
-        for at, name, channel, kind, score, comment in rows
+        for at, name, channel, kind, score, comment, complaint_id, follow_up_id in rows
     ]
 
 
@@ -235,7 +247,7 @@ def customer_timeline(
     entries = [
         *_events(session, customer, fetch),
         *_complaints(session, customer, viewer, fetch, personal),
-        *_feedback(session, customer, fetch, personal),
+        *_feedback(session, customer, viewer, fetch, personal),
         *_merges(session, customer, fetch, personal),
     ]
     # Stable: entries at the same instant keep the kind order above.

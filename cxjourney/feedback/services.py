@@ -333,6 +333,31 @@ def latest_comments(
     )
 
 
+def comments_hidden_from(
+    session: Session, user: User, responses: list[FeedbackResponse]
+) -> set[int]:
+    """Answers whose comment belongs to a complaint ``user`` may not see (another team's).
+
+    A comment tied to a complaint (a survey answer, or the text of a follow-up or of a
+    complaint made on a public link) is as private as that complaint.
+    """
+    ids = {r.follow_up_id for r in responses} | {r.complaint_id for r in responses}
+    ids.discard(None)
+    if not ids:
+        return set()
+    visible = set(
+        session.scalars(
+            select(Complaint.id).where(Complaint.id.in_(ids), complaint_services.visible_to(user))
+        )
+    )
+    return {
+        r.id
+        for r in responses
+        if (r.complaint_id is not None and r.complaint_id not in visible)
+        or (r.follow_up_id is not None and r.follow_up_id not in visible)
+    }
+
+
 def follow_up_references(session: Session, responses: list[FeedbackResponse]) -> dict[int, str]:
     """Complaint references by id for the follow-ups and complaints the answers point to."""
     ids = {r.follow_up_id for r in responses} | {r.complaint_id for r in responses}

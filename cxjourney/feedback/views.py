@@ -169,6 +169,7 @@ def index() -> Any:
         kind_labels={k.value: str(v) for k, v in kind_labels().items()},
         channel_labels={c.value: str(label) for c, label in channel_labels().items()},
         references=services.follow_up_references(db.session, result.items),
+        hidden=services.comments_hidden_from(db.session, current_user, result.items),
         show_personal=can(current_user, Permission.VIEW_PERSONAL_DATA),
         show_complaints=can(current_user, Permission.VIEW_COMPLAINTS),
     )
