@@ -22,7 +22,12 @@ from ..customers.models import Customer, JourneyEvent
 from ..errors import ValidationError
 from ..feedback.models import FeedbackKind, FeedbackResponse
 from ..journey.models import Channel, Stage, Touchpoint
-from .populations import PopulationFigures, population_figures, population_figures_of
+from .populations import (
+    PopulationFigures,
+    count_where,
+    population_figures,
+    population_figures_of,
+)
 from .resolution import ResolutionFigures, resolution_figures
 from .windows import Window, resolve_windows
 
@@ -125,14 +130,20 @@ def resolve_filters(
     return KpiFilters(touchpoint_id, stage_id, segment or None, chosen)
 
 
-def _narrowing(
-    filters: KpiFilters, touchpoint_col: Any, channel_col: Any, customer_col: Any
+def narrowing(
+    filters: KpiFilters,
+    touchpoint_col: Any,
+    channel_col: Any,
+    customer_col: Any,
+    *,
+    rows: bool = True,
 ) -> list[ColumnElement[bool]]:
-    """Filter conditions for a table with touchpoint, channel and customer columns."""
+    """The KPI report's filter conditions for a table with touchpoint, channel and customer
+    columns (``rows=False`` leaves out touchpoint and stage, which select table rows)."""
     conditions: list[ColumnElement[bool]] = []
-    if filters.touchpoint_id is not None:
+    if rows and filters.touchpoint_id is not None:
         conditions.append(touchpoint_col == filters.touchpoint_id)
-    if filters.stage_id is not None:
+    if rows and filters.stage_id is not None:
         conditions.append(
             touchpoint_col.in_(select(Touchpoint.id).where(Touchpoint.stage_id == filters.stage_id))
         )
@@ -144,10 +155,6 @@ def _narrowing(
             customer_col.in_(select(Customer.id).where(Customer.segment == filters.segment))
         )
     return conditions
-
-
-def _count(condition: ColumnElement[bool]) -> Any:
-    return func.coalesce(func.sum(case((condition, 1), else_=0)), 0)
 
 
 @dataclass(frozen=True)
@@ -206,13 +213,13 @@ def feedback_figures(session: Session, window: Window, filters: KpiFilters) -> F
             kind,
             func.count(),
             func.coalesce(func.sum(score), 0),
-            _count(high),
-            _count(score <= 6),
+            count_where(high),
+            count_where(score <= 6),
         )
         .where(
             FeedbackResponse.submitted_at >= window.start,
             FeedbackResponse.submitted_at < window.end,
-            *_narrowing(
+            *narrowing(
                 filters,
                 FeedbackResponse.touchpoint_id,
                 FeedbackResponse.channel,
@@ -231,7 +238,7 @@ def count_contacts(session: Session, window: Window, filters: KpiFilters) -> int
             select(func.count()).where(
                 JourneyEvent.occurred_at >= window.start,
                 JourneyEvent.occurred_at < window.end,
-                *_narrowing(
+                *narrowing(
                     filters,
                     JourneyEvent.touchpoint_id,
                     JourneyEvent.channel,
@@ -248,7 +255,7 @@ def complaint_conditions(window: Window, filters: KpiFilters) -> list[ColumnElem
     return [
         Complaint.received_at >= window.start,
         Complaint.received_at < window.end,
-        *_narrowing(filters, Complaint.touchpoint_id, Complaint.channel, Complaint.customer_id),
+        *narrowing(filters, Complaint.touchpoint_id, Complaint.channel, Complaint.customer_id),
     ]
 
 

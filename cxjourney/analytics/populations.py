@@ -69,7 +69,7 @@ class PopulationFigures:
         return float(self.clv_total / Decimal(self.clv_customers))
 
 
-def _count(condition: ColumnElement[bool]) -> Any:
+def count_where(condition: ColumnElement[bool]) -> Any:
     # COUNT(*) FILTER (WHERE …): cheaper per row than SUM(CASE …) on PostgreSQL; SQLite
     # has it since 3.30.
     return func.count().filter(condition)
@@ -129,16 +129,16 @@ def population_figures_of(
         acquired_in = and_(Customer.acquired_at >= window.start, Customer.acquired_at < window.end)
         value = values.c[f"v{cutoffs.index(value_cutoff(window.end, zone))}"]
         counted += [
-            _count(churned_in),
-            _count(acquired_in),
-            _count(and_(acquired_in, Customer.referred_by_id.is_not(None))),
-            _count(Customer.acquired_at < window.end),
+            count_where(churned_in),
+            count_where(acquired_in),
+            count_where(and_(acquired_in, Customer.referred_by_id.is_not(None))),
+            count_where(Customer.acquired_at < window.end),
             func.sum(case((Customer.acquired_at < window.end, value), else_=None)),
             func.sum(case((churned_in, value), else_=None)),
         ]
     points_of = [churn_points(window, zone) for window in windows]
     moments = sorted({t for points in points_of for t in points})
-    columns = [*counted, *(_count(active_at(t)) for t in moments)]
+    columns = [*counted, *(count_where(active_at(t)) for t in moments)]
     sums: list[Any] = []
     for first in range(0, len(columns), POINTS_PER_QUERY):
         sums.extend(

@@ -25,8 +25,8 @@ from ..complaints.models import Complaint
 from ..customers.models import Customer, JourneyEvent
 from ..feedback.models import FeedbackKind, FeedbackResponse
 from ..journey.models import Stage, Touchpoint
-from .kpis import FeedbackFigures, KpiFilters
-from .populations import active_at
+from .kpis import FeedbackFigures, KpiFilters, narrowing
+from .populations import active_at, count_where
 from .windows import Window, local_midnight, month_starts_inside
 
 # Months a trend shows at most (the newest ones of a longer window): the CASE stays small.
@@ -59,37 +59,6 @@ SORT_KEYS: tuple[SortKey, ...] = (
 TREND_METRICS = ("nps", "csat", "ces_mean", "complaint_rate", "churn_rate")
 
 
-def narrowing(
-    filters: KpiFilters,
-    touchpoint_col: Any,
-    channel_col: Any,
-    customer_col: Any,
-    *,
-    rows: bool = True,
-) -> list[ColumnElement[bool]]:
-    """The KPI report's filter conditions for a table with touchpoint, channel and customer
-    columns (``rows=False`` leaves out touchpoint and stage, which select table rows)."""
-    conditions: list[ColumnElement[bool]] = []
-    if rows and filters.touchpoint_id is not None:
-        conditions.append(touchpoint_col == filters.touchpoint_id)
-    if rows and filters.stage_id is not None:
-        conditions.append(
-            touchpoint_col.in_(select(Touchpoint.id).where(Touchpoint.stage_id == filters.stage_id))
-        )
-    if filters.channel is not None:
-        conditions.append(channel_col == filters.channel)
-    if filters.segment is not None:
-        # A NULL customer (anonymous feedback) is never IN the list: it drops out.
-        conditions.append(
-            customer_col.in_(select(Customer.id).where(Customer.segment == filters.segment))
-        )
-    return conditions
-
-
-def _count(condition: ColumnElement[bool]) -> Any:
-    return func.coalesce(func.sum(case((condition, 1), else_=0)), 0)
-
-
 def _feedback_columns(kind: Any = FeedbackResponse.kind, score: Any = None) -> list[Any]:
     """count, Σ score, high-scoring, negative — the tuple ``FeedbackFigures`` reads per kind.
 
@@ -103,7 +72,8 @@ def _feedback_columns(kind: Any = FeedbackResponse.kind, score: Any = None) -> l
         else_=score >= 5,
     )
     negative = case((kind == FeedbackKind.NPS, score <= 6), else_=score <= 2)
-    return [func.count(), func.coalesce(func.sum(score), 0), _count(high), _count(negative)]
+    total = func.coalesce(func.sum(score), 0)
+    return [func.count(), total, count_where(high), count_where(negative)]
 
 
 def _per_kind(rows: Sequence[Any]) -> dict[Any, dict[FeedbackKind, tuple[int, int, int, int]]]:
@@ -418,7 +388,7 @@ def monthly_trend(
     active = [
         int(v)
         for v in session.execute(
-            select(*(_count(active_at(t)) for t in points)).where(*segment)
+            select(*(count_where(active_at(t)) for t in points)).where(*segment)
         ).one()
     ]
     return [
