@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import os
+import threading
 from datetime import date, timedelta
+from zoneinfo import ZoneInfo
 
 import pytest
 from flask import Flask
@@ -14,9 +17,11 @@ from cxjourney.audit.models import AuditLog
 from cxjourney.auth.models import Role
 from cxjourney.complaints.models import Complaint
 from cxjourney.customers import services
+from cxjourney.customers.events import CheckedBatch, EventInput, check_events, insert_events
 from cxjourney.customers.merge import merge_customers
 from cxjourney.customers.models import Customer, CustomerMerge, CustomerValue, JourneyEvent
 from cxjourney.errors import ValidationError
+from cxjourney.extensions import db
 from cxjourney.feedback.models import FeedbackResponse, SurveyInvitation
 
 from .conftest import csrf_from, make_user
@@ -217,3 +222,102 @@ def test_only_team_leads_and_admins_may_merge(
     )
     assert response.status_code == 403
     assert services.find_customer(db_session, "K-2") is not None
+
+
+def _event_input(ref: str, touchpoint: str = "website") -> EventInput:
+    return EventInput(ref, touchpoint, "2026-01-05T10:00:00+01:00", "web")
+
+
+@pytest.mark.skipif(
+    "postgresql" not in os.environ.get("TEST_DATABASE_URL", ""),
+    reason="the lock protocol of the events table is PostgreSQL's (SQLite serialises writers)",
+)
+def test_a_merge_waits_for_an_event_write_that_looked_up_the_duplicate(
+    app: Flask, db_session: Session
+) -> None:
+    """journey_event has no foreign key: the table locks must keep events from pointing at
+    a merged-away customer."""
+    small_journey(db_session)
+    survivor = make_customer(db_session, "K-1")
+    duplicate = make_customer(db_session, "K-1-dup")
+    survivor_id, duplicate_id = survivor.id, duplicate.id
+    db_session.commit()
+    writer = Session(db.engine)
+    merged = threading.Event()
+    errors: list[BaseException] = []
+    try:
+        batch = check_events(writer, [_event_input("K-1-dup")], zone=ZoneInfo("Europe/Berlin"))
+        assert not batch.problems
+
+        def merge() -> None:
+            with app.app_context():
+                try:
+                    merger = Session(db.engine)
+                    merge_customers(
+                        merger,
+                        merger.get(Customer, survivor_id),
+                        merger.scalars(select(Customer).filter_by(external_ref="K-1-dup")).one(),
+                        actor=None,
+                        at=T0,
+                    )
+                    merger.commit()
+                    merger.close()
+                except BaseException as exc:  # reported by the test
+                    errors.append(exc)
+                finally:
+                    merged.set()
+
+        thread = threading.Thread(target=merge)
+        thread.start()
+        # The merge must wait for the writer that looked the duplicate up.
+        assert not merged.wait(1.0)
+        insert_events(writer, batch.accepted, source="api", at=T0)
+        writer.commit()
+        thread.join(10)
+        assert merged.is_set()
+        assert not errors
+    finally:
+        writer.close()
+    db_session.expire_all()
+    assert _count(db_session, JourneyEvent, survivor_id) == 1
+    assert _count(db_session, JourneyEvent, duplicate_id) == 0
+
+
+@pytest.mark.skipif(
+    "postgresql" not in os.environ.get("TEST_DATABASE_URL", ""),
+    reason="the lock protocol of the events table is PostgreSQL's (SQLite serialises writers)",
+)
+def test_an_event_write_after_a_merge_no_longer_finds_the_duplicate(
+    app: Flask, db_session: Session
+) -> None:
+    small_journey(db_session)
+    survivor = make_customer(db_session, "K-1")
+    make_customer(db_session, "K-1-dup")
+    db_session.commit()
+    merger = Session(db.engine)
+    merge_customers(
+        merger,
+        merger.get(Customer, survivor.id),
+        merger.scalars(select(Customer).filter_by(external_ref="K-1-dup")).one(),
+        actor=None,
+        at=T0,
+    )
+    outcome: list[CheckedBatch] = []
+
+    def write() -> None:
+        with app.app_context():
+            writer = Session(db.engine)
+            outcome.append(
+                check_events(writer, [_event_input("K-1-dup")], zone=ZoneInfo("Europe/Berlin"))
+            )
+            writer.rollback()
+            writer.close()
+
+    thread = threading.Thread(target=write)
+    thread.start()
+    thread.join(1.0)
+    assert thread.is_alive(), "the writer must wait for the merge"
+    merger.commit()
+    merger.close()
+    thread.join(10)
+    assert set(outcome[0].problems[0]) == {"customer_ref"}

@@ -17,7 +17,7 @@ from zoneinfo import ZoneInfo
 
 from flask_babel import format_number
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import insert, select
+from sqlalchemy import insert, select, text
 from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session
 
@@ -154,6 +154,32 @@ def touchpoints_by_key(session: Session, keys: Iterable[str]) -> dict[str, tuple
     return found
 
 
+# --- locking -----------------------------------------------------------------------------
+#
+# journey_event has no foreign-key constraints (bulk loads, see its model). What the
+# constraints would guard – an event for a customer that a concurrent merge deletes – is
+# guarded by table locks instead, on PostgreSQL: writers take ROW EXCLUSIVE before they
+# look up customers (writers never block each other or readers), a merge takes SHARE
+# before it moves events (it waits for the writers in flight, and new ones wait for it;
+# once it has committed their lookup no longer finds the duplicate). SQLite serialises
+# writers, and a transaction that read before another committed cannot write.
+
+
+def _lock_events(session: Session, mode: str) -> None:
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(text(f"LOCK TABLE {JourneyEvent.__tablename__} IN {mode} MODE"))
+
+
+def lock_for_event_writes(session: Session) -> None:
+    """Take the events table for writing, before looking up the events' customers."""
+    _lock_events(session, "ROW EXCLUSIVE")
+
+
+def lock_out_event_writes(session: Session) -> None:
+    """Keep event writes out until the transaction ends (before customers are deleted)."""
+    _lock_events(session, "SHARE")
+
+
 # --- checking ----------------------------------------------------------------------------
 
 
@@ -214,6 +240,7 @@ def check_events(
 
     Unknown customers pass only with ``create_customers`` (and a valid reference).
     """
+    lock_for_event_writes(session)
     customers = customer_ids_by_ref(session, (_text(e.customer_ref) for e in events))
     touchpoints = touchpoints_by_key(session, (_text(e.touchpoint) for e in events))
     batch = CheckedBatch()

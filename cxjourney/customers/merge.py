@@ -20,6 +20,7 @@ from ..audit.services import record_audit
 from ..auth.models import User
 from ..errors import ValidationError
 from ..extensions import db
+from .events import lock_out_event_writes
 from .models import Customer, CustomerMerge
 from .services import customer_snapshot, find_customer
 
@@ -42,13 +43,18 @@ class Reference:
 
 
 def customer_references() -> list[Reference]:
-    """Every column of every table with a foreign key to ``customer.id``, in table order."""
-    return [
-        Reference(table, fk.parent)
-        for table in db.metadata.sorted_tables
-        for fk in sorted(table.foreign_keys, key=lambda f: f.parent.name)
-        if fk.column.table.name == Customer.__tablename__ and fk.column.name == "id"
-    ]
+    """Every column that refers to ``customer.id``, in table order: by a foreign key, or
+    marked ``info={"refers_to": "customer"}`` where the table has no constraint (events)."""
+    found = []
+    for table in db.metadata.sorted_tables:
+        columns = {
+            fk.parent
+            for fk in table.foreign_keys
+            if fk.column.table.name == Customer.__tablename__ and fk.column.name == "id"
+        }
+        columns |= {c for c in table.columns if c.info.get("refers_to") == "customer"}
+        found += [Reference(table, column) for column in sorted(columns, key=lambda c: c.name)]
+    return found
 
 
 def merge_preview(session: Session, duplicate: Customer) -> dict[str, int]:
@@ -139,6 +145,9 @@ def merge_customers(
     """
     check_merge(survivor, duplicate)
     _lock(session, survivor, duplicate)
+    # Events carry no foreign key: wait for event writes that may have looked up the
+    # duplicate, and keep new ones out until the merge commits.
+    lock_out_event_writes(session)
     before = customer_snapshot(survivor)
     filled = _fill_empty_fields(survivor, duplicate)
     survivor.updated_at = at

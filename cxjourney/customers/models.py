@@ -58,20 +58,27 @@ class JourneyEvent(db.Model):
 
     A customer's events in (occurred_at, id) order are their observed journey; ids follow
     insertion order, so events at the same instant keep the order they were posted in.
+
+    Built for bulk loading (docs/imports.md, "The events table"): no foreign-key
+    constraints – the only writers resolve both references in the same transaction
+    (``customers.events``) under ``lock_for_event_writes``, customers are only ever deleted
+    by a merge, which moves their events first under ``lock_out_event_writes``, and
+    touchpoints are archived, never deleted – and two secondary indexes only.
+    ``info={"refers_to": ...}`` marks the references for the merge.
     """
 
     __tablename__ = "journey_event"
     __table_args__ = (
-        # A customer's timeline, and the per-customer paths of the analytics.
-        Index("ix_journey_event_customer_time", "customer_id", "occurred_at", "id"),
-        # Contacts per touchpoint in a window.
-        Index("ix_journey_event_touchpoint_time", "touchpoint_id", "occurred_at"),
-        Index("ix_journey_event_occurred_at", "occurred_at"),
+        # A customer's timeline (the few hundred events of one customer, sorted on read).
+        Index("ix_journey_event_customer_id", "customer_id"),
+        # Windows of time. BRIN on PostgreSQL: a few pages, nearly free to maintain, and
+        # precise where rows arrive roughly in time order (live feeds, sorted history).
+        Index("ix_journey_event_occurred_at", "occurred_at", postgresql_using="brin"),
     )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
-    customer_id: Mapped[int] = mapped_column(ForeignKey("customer.id"))
-    touchpoint_id: Mapped[int] = mapped_column(ForeignKey("touchpoint.id"))
+    customer_id: Mapped[int] = mapped_column(info={"refers_to": "customer"})
+    touchpoint_id: Mapped[int] = mapped_column(info={"refers_to": "touchpoint"})
     occurred_at: Mapped[datetime]
     channel: Mapped[Channel]
     # Where it came from: "api", "csv:<file name>", "demo", …
