@@ -19,7 +19,7 @@ and channels in mixed case, so every row is valid. Measured, one after the other
 * ``import postgresql``  ``cxjourney import events FILE`` as a subprocess
 * ``copy journey_event``  for information, the floor of any importer on this schema: COPY
   into a temporary table, then one ``INSERT … SELECT`` that resolves the references in SQL
-  into ``journey_event`` (four indexes, two foreign keys)
+  into ``journey_event`` (primary key, customer index, BRIN time index; no foreign keys)
 * ``import sqlite``      the same against the SQLite instance
 
 Reported: seconds, rows/s, the importer's peak RSS (``wait4`` of the subprocess) and its
@@ -138,8 +138,8 @@ def copy_baseline(url: URL, path: Path) -> Measure:
 
 def copy_floor(url: URL, path: Path) -> Measure:
     """The floor of any importer into the real table: COPY into a bare table, then one
-    ``INSERT … SELECT`` resolving the keys in SQL into ``journey_event`` (its four indexes
-    and two foreign keys), in one transaction. Measured last; its rows are not kept."""
+    ``INSERT … SELECT`` resolving the keys in SQL into ``journey_event`` (its primary key
+    and two indexes), in one transaction. Measured last; its rows are not kept."""
     with _pg_connect(url) as conn:
         began = time.perf_counter()
         with conn.transaction():

@@ -13,11 +13,13 @@ import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from typing import NamedTuple
 from zoneinfo import ZoneInfo
 
 from flask_babel import format_number
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import insert, select, text
+from sqlalchemy import String, any_, cast, insert, select, text
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session
 
@@ -31,6 +33,9 @@ from .services import REF_PATTERN
 MAX_BATCH = 10_000
 # More keys than this in one IN (...) would pass SQLite's limit of bound parameters.
 LOOKUP_CHUNK = 10_000
+MAX_TIME_TEXT = 40
+# Years that lie inside [EARLIEST, LATEST) in every time zone.
+FAST_YEARS = (1900, 2199)
 EARLIEST = datetime(1900, 1, 1, tzinfo=UTC)
 LATEST = datetime(2200, 1, 1, tzinfo=UTC)
 CHANNEL_VALUES = frozenset(c.value for c in Channel)
@@ -38,12 +43,16 @@ CHANNEL_VALUES = frozenset(c.value for c in Channel)
 CHANNELS_BY_VALUE = {c.value: c for c in Channel}
 # Columns written by COPY, in the order of the rows handed to it.
 COPY_COLUMNS = ("customer_id", "touchpoint_id", "occurred_at", "channel", "source", "created_at")
+# Rows handed to COPY in one write.
+COPY_CHUNK = 5000
 FIELDS = ("customer_ref", "touchpoint", "occurred_at", "channel")
 
 
-@dataclass(frozen=True)
-class EventInput:
-    """One event as a source system sends it: references and time still unresolved."""
+class EventInput(NamedTuple):
+    """One event as a source system sends it: references and time still unresolved.
+
+    A tuple, so that a CSV record in this column order can be checked as it is.
+    """
 
     customer_ref: str
     touchpoint: str
@@ -51,9 +60,11 @@ class EventInput:
     channel: str | Channel
 
 
-@dataclass(frozen=True)
-class CheckedEvent:
-    """An event whose references resolved; ``customer_id`` is None for a customer to create."""
+class CheckedEvent(NamedTuple):
+    """An event whose references resolved; ``customer_id`` is None for a customer to create.
+
+    ``occurred_at`` is aware, in UTC or in the offset or zone it was given in.
+    """
 
     index: int
     customer_ref: str
@@ -92,7 +103,7 @@ def parse_time(value: str | datetime, zone: ZoneInfo) -> datetime:
         parsed = value
     else:
         text = value.strip() if isinstance(value, str) else ""
-        if not text or len(text) > 40:
+        if not text or len(text) > MAX_TIME_TEXT:
             raise ValueError(str(_l("Expected an ISO 8601 date and time.")))
         try:
             parsed = datetime.fromisoformat(text.replace("z", "Z"))
@@ -129,8 +140,18 @@ def _chunks(keys: Sequence[str]) -> Iterable[Sequence[str]]:
 
 
 def customer_ids_by_ref(session: Session, refs: Iterable[str]) -> dict[str, int]:
-    """Ids of the customers with these references (one query per 10,000 references)."""
+    """Ids of the customers with these references (PostgreSQL: one query with an array;
+    elsewhere one query per 10,000 references)."""
     wanted = sorted({r for r in refs if r})
+    if session.get_bind().dialect.name == "postgresql":
+        # One array parameter instead of thousands of bound ones: the statement is the
+        # same text every time, parsed and planned cheaply however many references.
+        rows = session.execute(
+            select(Customer.external_ref, Customer.id).where(
+                Customer.external_ref == any_(cast(wanted, ARRAY(String)))
+            )
+        )
+        return {ref: id_ for ref, id_ in rows}  # noqa: C416 - Row pairs
     found: dict[str, int] = {}
     for chunk in _chunks(wanted):
         rows = session.execute(
@@ -183,6 +204,10 @@ def lock_out_event_writes(session: Session) -> None:
 # --- checking ----------------------------------------------------------------------------
 
 
+def _hashable(value: object) -> bool:
+    return isinstance(value, str)
+
+
 def _text(value: object) -> str:
     return value.strip() if isinstance(value, str) else ""
 
@@ -231,30 +256,66 @@ def _check_one(
 
 def check_events(
     session: Session,
-    events: Sequence[EventInput],
+    events: Sequence[EventInput] | Sequence[Sequence[str]],
     *,
     zone: ZoneInfo,
     create_customers: bool = False,
 ) -> CheckedBatch:
     """Check every event of a batch; one query for its customers and one for its touchpoints.
 
+    ``events`` are EventInputs or plain sequences in the same column order (CSV records).
     Unknown customers pass only with ``create_customers`` (and a valid reference).
     """
     lock_for_event_writes(session)
-    customers = customer_ids_by_ref(session, (_text(e.customer_ref) for e in events))
-    touchpoints = touchpoints_by_key(session, (_text(e.touchpoint) for e in events))
+    # Each distinct text once (a batch names few customers and fewer touchpoints many times).
+    customers = customer_ids_by_ref(session, map(_text, {e[0] for e in events if _hashable(e[0])}))
+    touchpoints = touchpoints_by_key(session, map(_text, {e[1] for e in events if _hashable(e[1])}))
+    live = {key: id_ for key, (id_, archived) in touchpoints.items() if not archived}
     batch = CheckedBatch()
+    accepted = batch.accepted
+    fromisoformat = datetime.fromisoformat
+    # The common case inline (this runs once per imported row); anything unusual goes
+    # through _check_one, which finds every problem of the row with its message.
     for index, event in enumerate(events):
+        ref, key, when, channel_text = event
+        if type(ref) is str and type(key) is str and type(when) is str:
+            customer_id = customers.get(ref)
+            touchpoint_id = live.get(key)
+            channel = (
+                CHANNELS_BY_VALUE.get(channel_text) or CHANNELS_BY_VALUE.get(channel_text.lower())
+                if type(channel_text) is str
+                else None
+            )
+            if (
+                customer_id is not None
+                and touchpoint_id is not None
+                and channel is not None
+                and len(when) <= MAX_TIME_TEXT
+            ):
+                try:
+                    parsed = fromisoformat(when)
+                except ValueError:
+                    pass
+                else:
+                    # Clear of the limits by more than any offset: no conversion needed
+                    # to know it lies inside them (the exact test is _check_one's).
+                    if FAST_YEARS[0] < parsed.year < FAST_YEARS[1]:
+                        if parsed.tzinfo is None:
+                            parsed = parsed.replace(tzinfo=zone)
+                        accepted.append(
+                            CheckedEvent(index, ref, customer_id, touchpoint_id, parsed, channel)
+                        )
+                        continue
         outcome = _check_one(
             index,
-            event,
+            EventInput(*event),
             customers=customers,
             touchpoints=touchpoints,
             zone=zone,
             create_customers=create_customers,
         )
         if isinstance(outcome, CheckedEvent):
-            batch.accepted.append(outcome)
+            accepted.append(outcome)
         else:
             batch.problems[index] = outcome
     return batch
@@ -341,23 +402,7 @@ def insert_events(
     source = source[:120]
     connection = session.connection()
     if _can_copy(connection):
-        # Times are aware UTC already (parse_time); the enum column stores the name.
-        _copy_events(
-            connection,
-            (
-                (
-                    event.customer_id
-                    if event.customer_id is not None
-                    else created[event.customer_ref],
-                    event.touchpoint_id,
-                    event.occurred_at,
-                    event.channel.name,
-                    source,
-                    at,
-                )
-                for event in events
-            ),
-        )
+        _copy_events(connection, events, created=created, source=source, at=at)
         return len(events)
     rows = [
         {
@@ -381,8 +426,24 @@ def _can_copy(connection: Connection) -> bool:
     return connection.dialect.name == "postgresql" and connection.dialect.driver == "psycopg"
 
 
-def _copy_events(connection: Connection, rows: Iterable[tuple[object, ...]]) -> None:
-    """Store rows (in ``COPY_COLUMNS`` order) with COPY, in the session's transaction.
+def _copy_text(value: str) -> str:
+    """``value`` as a field of COPY's text format."""
+    return (
+        value.replace("\\", "\\\\").replace("\t", "\\t").replace("\n", "\\n").replace("\r", "\\r")
+    )
+
+
+def _copy_events(
+    connection: Connection,
+    events: Sequence[CheckedEvent],
+    *,
+    created: Mapping[str, int],
+    source: str,
+    at: datetime,
+) -> None:
+    """Store checked events with COPY, in the session's transaction, as text written by
+    hand: ids and ISO 8601 times need no escaping, the source is escaped once; customers
+    without an id are looked up in ``created``.
 
     COPY takes each row's id from the sequence in the order the rows arrive, so ids
     follow the list as with the INSERT; a failing row aborts the transaction like a
@@ -391,10 +452,23 @@ def _copy_events(connection: Connection, rows: Iterable[tuple[object, ...]]) -> 
     driver = connection.connection.driver_connection
     if driver is None:  # pragma: no cover - a checked-out connection always has one
         raise RuntimeError("no driver connection")
+    # The enum column stores the name.
+    names = {channel: channel.name for channel in Channel}
+    tail = f"\t{_copy_text(source)}\t{at.astimezone(UTC).isoformat()}\n"
     statement = f"COPY {JourneyEvent.__tablename__} ({', '.join(COPY_COLUMNS)}) FROM STDIN"
     with driver.cursor() as cursor, cursor.copy(statement) as copy:
-        for row in rows:
-            copy.write_row(row)
+        for start in range(0, len(events), COPY_CHUNK):
+            copy.write(
+                "".join(
+                    [
+                        f"{created[ref] if customer_id is None else customer_id}"
+                        f"\t{touchpoint_id}\t{occurred_at.isoformat()}\t{names[channel]}{tail}"
+                        for _index, ref, customer_id, touchpoint_id, occurred_at, channel in (
+                            events[start : start + COPY_CHUNK]
+                        )
+                    ]
+                )
+            )
 
 
 def problem_fields(problems: Mapping[int, Mapping[str, str]], prefix: str) -> dict[str, str]:

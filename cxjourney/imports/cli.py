@@ -104,7 +104,7 @@ def _abort(file: Path, error: Exception, report: ImportReport, strict: bool) -> 
 @REPORT
 @click.option(
     "--batch-size",
-    type=click.IntRange(1, 10_000),
+    type=click.IntRange(1, 100_000),
     default=DEFAULT_BATCH,
     show_default=True,
     help="Rows checked and stored together.",

@@ -6,11 +6,13 @@ from __future__ import annotations
 import codecs
 import csv
 import io
+import itertools
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
+from operator import itemgetter
 from pathlib import Path
 from types import TracebackType
-from typing import BinaryIO
+from typing import BinaryIO, NamedTuple
 
 from flask_babel import lazy_gettext as _l
 
@@ -21,6 +23,22 @@ FIELD_SIZE_LIMIT = 128 * 1024
 REPLACEMENT = "\ufffd"
 
 
+# Decoding errors are replaced (the row is then rejected) and counted, so that rows need
+# checking for replacement characters only once a decoding error has happened. The count
+# is the process's (codec error handlers are global): another import's errors only make
+# this one check more rows, never fewer.
+COUNTED_REPLACE = "cxjourney-counted-replace"
+_DECODING_ERRORS = [0]
+
+
+def _counted_replace(error: UnicodeError) -> tuple[str | bytes, int]:
+    _DECODING_ERRORS[0] += 1
+    return codecs.replace_errors(error)
+
+
+codecs.register_error(COUNTED_REPLACE, _counted_replace)
+
+
 class CsvFormatError(Exception):
     """The file cannot be read as CSV at all (encoding, header, broken quoting)."""
 
@@ -29,6 +47,14 @@ class CsvFormatError(Exception):
 class CsvFormat:
     encoding: str  # a Python codec name: utf-8-sig, cp1252, utf-16
     delimiter: str
+
+
+class CsvBatch(NamedTuple):
+    """Records of a file in the lean form: parallel lists, no object per row."""
+
+    lines: list[int]  # the line each readable record starts on (the header is line 1)
+    values: list[tuple[str, ...]]  # the asked-for columns of each, stripped
+    problems: list[tuple[int, str]]  # (line, reason) of the rows that cannot be read
 
 
 @dataclass(frozen=True)
@@ -181,14 +207,14 @@ class CsvSource:
             )
         return columns
 
-    def rows(self) -> Iterator[CsvRow]:
-        """Yield the records after the header, one by one; blank lines are skipped."""
+    def _records(self) -> Iterator[tuple[int, list[str]]]:
+        """The records after the header with the line each starts on; blank lines skipped."""
         if self._file is None or self.format is None:
             raise RuntimeError("use CsvSource as a context manager")
         self._counter = _CountingReader(self._file)
         buffered = io.BufferedReader(self._counter, buffer_size=SAMPLE_BYTES)
         text = io.TextIOWrapper(
-            buffered, encoding=self.format.encoding, errors="replace", newline=""
+            buffered, encoding=self.format.encoding, errors=COUNTED_REPLACE, newline=""
         )
         csv.field_size_limit(FIELD_SIZE_LIMIT)
         reader = csv.reader(text, delimiter=self.format.delimiter)
@@ -204,7 +230,7 @@ class CsvSource:
                 last_line = reader.line_num
                 if not record or (len(record) == 1 and not record[0].strip()):
                     continue
-                yield self._row(line, record)
+                yield line, record
         except csv.Error as exc:
             raise CsvFormatError(
                 str(
@@ -215,6 +241,40 @@ class CsvSource:
                     )
                 )
             ) from None
+
+    def rows(self) -> Iterator[CsvRow]:
+        """Yield the records after the header, one by one; blank lines are skipped."""
+        for line, record in self._records():
+            yield self._row(line, record)
+
+    def batches(self, columns: Sequence[str], size: int) -> Iterator[CsvBatch]:
+        """Yield the records in batches of ``size``, each record as a tuple of ``columns``
+        (stripped) whatever the file's column order: the lean form of ``rows`` for files of
+        millions of rows (no object per row)."""
+        errors_before = _DECODING_ERRORS[0]
+        records = self._records()
+        first = next(records, None)  # reads the header, so self.columns is known
+        if first is None:
+            return
+        width = len(self.columns)
+        positions = [self.columns.index(c) for c in columns]
+        pick = itemgetter(*positions) if len(positions) > 1 else lambda r: (r[positions[0]],)
+        delimiter = self.format.delimiter if self.format else ","
+        strip = str.strip
+        batch = CsvBatch([], [], [])
+        for line, record in itertools.chain((first,), records):
+            if len(record) != width or (
+                _DECODING_ERRORS[0] != errors_before and REPLACEMENT in delimiter.join(record)
+            ):
+                batch.problems.append((line, self._row(line, record).problem or ""))
+            else:
+                batch.lines.append(line)
+                batch.values.append(tuple(map(strip, pick(record))))
+            if len(batch.lines) + len(batch.problems) >= size:
+                yield batch
+                batch = CsvBatch([], [], [])
+        if batch.lines or batch.problems:
+            yield batch
 
     def _row(self, line: int, record: list[str]) -> CsvRow:
         if len(record) != len(self.columns):

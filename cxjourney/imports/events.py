@@ -10,11 +10,11 @@ from zoneinfo import ZoneInfo
 from sqlalchemy.orm import Session
 
 from ..customers import events as services
-from .csv_source import CsvRow, CsvSource
+from .csv_source import CsvBatch, CsvSource
 from .report import ImportReport
 
 EVENT_COLUMNS = ("customer_ref", "touchpoint", "occurred_at", "channel")
-DEFAULT_BATCH = 5000
+DEFAULT_BATCH = 20_000
 
 
 @dataclass(frozen=True)
@@ -28,22 +28,19 @@ class EventImportOptions:
 
 
 def _store_batch(
-    session: Session, rows: list[CsvRow], report: ImportReport, options: EventImportOptions
+    session: Session, rows: CsvBatch, report: ImportReport, options: EventImportOptions
 ) -> None:
     """Check a batch with one lookup per kind, report its bad rows in line order, store the
     good ones. In strict mode nothing is stored once a row was rejected (the rest is only
     checked)."""
-    readable = [row for row in rows if row.problem is None]
     batch = services.check_events(
-        session,
-        [services.EventInput(**row.values) for row in readable],
-        zone=options.zone,
-        create_customers=options.create_customers,
+        session, rows.values, zone=options.zone, create_customers=options.create_customers
     )
-    problems = {readable[index].line: found for index, found in batch.problems.items()}
-    problems.update({row.line: {"": row.problem} for row in rows if row.problem is not None})
-    for line in sorted(problems):
-        report.reject(line, problems[line])
+    if batch.problems or rows.problems:
+        problems = {rows.lines[index]: found for index, found in batch.problems.items()}
+        problems.update({line: {"": problem} for line, problem in rows.problems})
+        for line in sorted(problems):
+            report.reject(line, problems[line])
     if options.strict and report.rejected_rows:
         return
     report.loaded += services.insert_events(
@@ -70,15 +67,9 @@ def import_events(
     Without ``strict`` each batch commits and bad rows are left out (and reported); with
     it, one bad row means nothing is stored. Holds one batch in memory at a time.
     """
-    rows: list[CsvRow] = []
-    for row in source.rows():
-        rows.append(row)
-        if len(rows) >= options.batch_size:
-            _store_batch(session, rows, report, options)
-            rows = []
-            progress(source.bytes_read)
-    if rows:
+    for rows in source.batches(EVENT_COLUMNS, options.batch_size):
         _store_batch(session, rows, report, options)
+        progress(source.bytes_read)
     progress(source.bytes_read)
     if options.strict and report.rejected_rows:
         session.rollback()
