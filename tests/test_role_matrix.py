@@ -927,6 +927,27 @@ def _cases() -> list[Case]:
         ),
         Case(
             "GET",
+            "/api/v1/reports/touchpoints",
+            EVERYONE,
+            200,
+            path="/api/v1/reports/touchpoints?from=2026-01-01&to=2026-02-01",
+        ),
+        Case(
+            "GET",
+            "/api/v1/reports/attribution",
+            EVERYONE,
+            200,
+            path="/api/v1/reports/attribution?from=2026-01-01&to=2026-02-01",
+        ),
+        Case(
+            "GET",
+            "/api/v1/reports/hotspots",
+            EVERYONE,
+            200,
+            path="/api/v1/reports/hotspots?from=2026-01-01&to=2026-02-01",
+        ),
+        Case(
+            "GET",
             "/reports/kpis",
             EVERYONE,
             200,

@@ -11,14 +11,18 @@ and ``channel``); ``touchpoint`` and ``stage`` only select the rows listed.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import timedelta
 from decimal import Decimal
 from typing import Literal
 from zoneinfo import ZoneInfo
 
 import networkx as nx
+from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from ..customers.models import Customer
+from ..errors import ValidationError
 from ..journey.models import Stage, Touchpoint, Transition
 from .churn_paths import ChurnPaths, churn_paths, value_at_risk_of_groups
 from .intervals import wilson_interval
@@ -26,6 +30,9 @@ from .kpis import KpiFilters
 from .markov import CHURN, START, STAY, MarkovResult, markov_attribution
 from .touchpoint_kpis import TouchpointKpis, touchpoint_kpis
 from .windows import Window
+
+# The longest window a churn report takes: ten years (with their leap days).
+MAX_WINDOW = timedelta(days=3653)
 
 HotspotReason = Literal["complaint_rate", "negative_share", "churn_rate"]
 HOTSPOT_REASONS: tuple[HotspotReason, ...] = ("complaint_rate", "negative_share", "churn_rate")
@@ -144,6 +151,24 @@ def _attribution(
     in_paths = {keys[tp] for tp in paths.visits}
     result = markov_attribution(counts, sorted(in_paths | set(scored)), churned=paths.churned)
     return result, observed
+
+
+def check_report_scope(session: Session, windows: list[Window], filters: KpiFilters) -> None:
+    """Refuse windows longer than ten years and a segment no customer belongs to.
+
+    Raises ValidationError naming ``to`` (or ``compare_to``) and ``segment``.
+    """
+    problems: dict[str, str] = {}
+    for name, window in zip(("to", "compare_to"), windows, strict=False):
+        if window.end - window.start > MAX_WINDOW:
+            problems[name] = str(_l("A report window can span ten years at most."))
+    if filters.segment is not None and (
+        session.scalar(select(Customer.id).where(Customer.segment == filters.segment).limit(1))
+        is None
+    ):
+        problems["segment"] = str(_l("No customer belongs to this segment."))
+    if problems:
+        raise ValidationError(problems)
 
 
 def churn_report(

@@ -25,6 +25,7 @@ class Api(SmorestApi):  # type: ignore[misc]
 def init_api(app: Flask) -> Api:
     from . import (
         catalogues,
+        churn_reports,
         complaints,
         customer_values,
         customers,
@@ -64,6 +65,7 @@ def init_api(app: Flask) -> Api:
         catalogues,
         complaints,
         reports,
+        churn_reports,
         events,
         customer_values,
         feedback,
