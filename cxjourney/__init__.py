@@ -45,6 +45,7 @@ def create_app(config: type[Config] | Config | Mapping[str, Any] | None = None) 
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops)  # type: ignore[method-assign]
 
     from . import extensions, i18n, request_guard, web
+    from .analytics.journey_report_views import bp as journey_report_bp
     from .analytics.views import bp as reports_bp
     from .api import init_api
     from .audit.views import bp as audit_bp
@@ -86,6 +87,7 @@ def create_app(config: type[Config] | Config | Mapping[str, Any] | None = None) 
     app.register_blueprint(feedback_links_bp)
     app.register_blueprint(public_feedback_bp)
     app.register_blueprint(reports_bp)
+    app.register_blueprint(journey_report_bp)
     app.register_blueprint(survey_bp)
     init_api(app)
     register_commands(app)

@@ -948,6 +948,20 @@ def _cases() -> list[Case]:
         ),
         Case(
             "GET",
+            "/reports/journey",
+            EVERYONE,
+            200,
+            path="/reports/journey?from=2026-01-01&to=2026-02-01",
+        ),
+        Case(
+            "GET",
+            "/reports/journey/touchpoints.csv",
+            EVERYONE,
+            200,
+            path="/reports/journey/touchpoints.csv?from=2026-01-01&to=2026-02-01",
+        ),
+        Case(
+            "GET",
             "/reports/kpis",
             EVERYONE,
             200,

@@ -58,7 +58,7 @@ class ChurnPaths:
         return self.churned / self.customers * 100 if self.customers else None
 
 
-def _kept_events(window: Window, filters: KpiFilters) -> Subquery:
+def kept_events(window: Window, filters: KpiFilters) -> Subquery:
     """Every event of the window that counts for churn, with the customer's churn flag,
     the touchpoint before it and whether it is the customer's last kept event."""
     order = (EVENTS.c.occurred_at, EVENTS.c.id)
@@ -132,7 +132,7 @@ def churn_paths(
     ``segment`` and ``channel`` narrow the events; ``touchpoint`` and ``stage`` are
     ignored (paths are always the whole journey's).
     """
-    kept = _kept_events(window, filters)
+    kept = kept_events(window, filters)
     starts = {
         int(tp): int(n)
         for tp, n in session.execute(
@@ -214,7 +214,7 @@ def value_at_risk_of_groups(
     churned customers who passed any of them, each customer once. One query."""
     if not groups:
         return []
-    kept = _kept_events(window, filters)
+    kept = kept_events(window, filters)
     clv = lifetime_values(window, zone)
     group_of = case(
         *(

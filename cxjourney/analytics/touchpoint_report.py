@@ -54,6 +54,7 @@ class TouchpointRow:
     complaint_rate: float | None
     complaint_low95: float | None
     responses: int
+    negative: int  # responses that are NPS 0–6, CSAT 1–2 or CES 1–2
     nps: float | None
     csat: float | None
     ces_mean: float | None
@@ -245,6 +246,7 @@ def churn_report(
                 complaint_rate=kpis.complaint_rate,
                 complaint_low95=complaint_low,
                 responses=kpis.responses,
+                negative=kpis.negative,
                 nps=kpis.nps,
                 csat=kpis.csat,
                 ces_mean=kpis.ces_mean,

@@ -22,6 +22,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import Any
 
 from markupsafe import Markup, escape
 
@@ -47,6 +48,11 @@ INK = "#1a1a1a"
 FALLBACK_FILL = "#cccccc"
 # Okabe-Ito blue: one customer's path, distinct from the grey and vermillion transitions.
 PATH_COLOUR = "#0072b2"
+# Heat map marks: Okabe-Ito reddish purple for drift and clusters, black for hotspots.
+DRIFT_COLOUR = "#cc79a7"
+CLUSTER_COLOUR = "#cc79a7"
+HOTSPOT_COLOUR = "#000000"
+FAINT_OPACITY = "0.25"
 UNVISITED_OPACITY = "0.45"
 _COLOUR_RE = re.compile(r"#[0-9a-fA-F]{6}")
 _UNSAFE_URL_RE = re.compile(r"\s*(javascript|data|vbscript):", re.IGNORECASE)
@@ -98,6 +104,37 @@ class PathHighlight:
     edges: list[PathEdge]
     visited_label: str
     path_edge_label: str
+
+
+@dataclass(frozen=True)
+class FlowEdge:
+    """An observed transition of a window with its count; ``designed`` when the map has it."""
+
+    source: str
+    target: str
+    count: int
+    designed: bool
+
+
+@dataclass(frozen=True)
+class HeatOverlay:
+    """The heat map's marks over the designed map (labels already translated).
+
+    Edge width grows with the observed flow; observed transitions the design lacks ("map
+    drift") are dashed with their counts; designed transitions never observed are faint;
+    hotspots carry a triangle (shape, not only colour); every cluster's members a dashed
+    outline with the cluster's number.
+    """
+
+    flows: list[FlowEdge]  # drift below ``min_drift`` customers is left out (clutter)
+    hotspots: frozenset[str]
+    clusters: list[list[str]]
+    hotspot_label: str
+    cluster_label: str  # with %(n)s for the cluster's number
+    drift_label: str
+    unobserved_label: str
+    flow_label: str
+    min_drift: int = 1
 
 
 @dataclass(frozen=True)
@@ -279,6 +316,7 @@ def _legend(
     width: float,
     prefix: str,
     highlight: PathHighlight | None = None,
+    heat: HeatOverlay | None = None,
 ) -> tuple[str, float]:
     """Legend as a left-to-right flow that wraps at the map width; returns markup, height."""
     parts = [
@@ -328,6 +366,8 @@ def _legend(
             f'fill="none" stroke="{PATH_COLOUR}" stroke-width="3" '
             f'marker-end="url(#{prefix}-arrow-path)"/>'
         )
+    if heat is not None:
+        parts.extend(_heat_legend(heat, place, prefix))
     parts.append("</g>")
     return "".join(parts), y + 24 - top
 
@@ -391,6 +431,133 @@ def _path_edges(
     return "".join(parts)
 
 
+def _flow_width(count: int, most: int) -> float:
+    """1.5 px for the thinnest observed flow up to 9 px for the strongest."""
+    return 1.5 + 7.5 * (count / most) if most else 1.5
+
+
+def _hotspot_mark(x: float, y: float) -> str:
+    """A warning triangle on the node's top-left corner."""
+    cx, cy = x + 4, y + 2
+    return (
+        f'<g class="map-node-hotspot" aria-hidden="true">'
+        f'<path d="M{_n(cx)},{_n(cy - 10)} L{_n(cx + 10)},{_n(cy + 8)} L{_n(cx - 10)},'
+        f'{_n(cy + 8)} z" fill="#ffffff" stroke="{HOTSPOT_COLOUR}" stroke-width="2"/>'
+        f'<text x="{_n(cx)}" y="{_n(cy + 6)}" text-anchor="middle" font-size="11" '
+        f'font-weight="bold" fill="{HOTSPOT_COLOUR}">!</text></g>'
+    )
+
+
+def _cluster_outline(x: float, y: float, number: int) -> str:
+    return (
+        f'<g class="map-node-cluster" aria-hidden="true">'
+        f'<rect x="{_n(x - 5)}" y="{_n(y - 5)}" width="{_n(NODE_W + 10)}" '
+        f'height="{_n(NODE_H + 10)}" rx="9" fill="none" stroke="{CLUSTER_COLOUR}" '
+        f'stroke-width="2.5" stroke-dasharray="5 3"/>'
+        f'<text x="{_n(x + NODE_W + 2)}" y="{_n(y + NODE_H + 4)}" text-anchor="end" '
+        f'font-size="11" font-weight="bold" fill="{CLUSTER_COLOUR}" stroke="#ffffff" '
+        f'stroke-width="3" paint-order="stroke">C{number}</text></g>'
+    )
+
+
+def _heat_edges(
+    heat: HeatOverlay,
+    edges: list[MapEdge],
+    by_key: dict[str, MapNode],
+    origin: dict[str, Point],
+    lane_index: dict[str, int],
+    prefix: str,
+) -> str:
+    """Designed edges by observed flow (faint when never observed), then the drift."""
+    flows = {(f.source, f.target): f for f in heat.flows if f.count > 0}
+    most = max((f.count for f in flows.values()), default=0)
+    parts = ['<g class="map-edges map-heat-edges" fill="none">']
+    labels = []
+
+    def curve(src: MapNode, dst: MapNode) -> tuple[Point, Point, Point, Point]:
+        return _edge_points(
+            origin[src.key],
+            origin[dst.key],
+            lane_index[src.stage_key],
+            lane_index[dst.stage_key],
+            src.key == dst.key,
+        )
+
+    def d(points: tuple[Point, Point, Point, Point]) -> str:
+        (x1, y1), (c1x, c1y), (c2x, c2y), (x2, y2) = points
+        return f"M{_n(x1)},{_n(y1)} C{_n(c1x)},{_n(c1y)} {_n(c2x)},{_n(c2y)} {_n(x2)},{_n(y2)}"
+
+    for edge in sorted(edges, key=lambda e: e.backward):
+        src, dst = by_key[edge.source], by_key[edge.target]
+        flow = flows.get((edge.source, edge.target))
+        if flow is None:
+            parts.append(
+                f'<path class="map-edge map-edge-unobserved" d="{d(curve(src, dst))}" '
+                f'stroke="{FORWARD_COLOUR}" stroke-width="1" opacity="{FAINT_OPACITY}" '
+                f'marker-end="url(#{prefix}-arrow)"><title>{_e(src.name)} → {_e(dst.name)}: '
+                f"{_e(heat.unobserved_label)}</title></path>"
+            )
+            continue
+        colour = BACKWARD_COLOUR if edge.backward else FORWARD_COLOUR
+        marker = "arrow-back" if edge.backward else "arrow"
+        parts.append(
+            f'<path class="map-edge map-edge-observed" d="{d(curve(src, dst))}" '
+            f'stroke="{colour}" stroke-width="{_n(_flow_width(flow.count, most))}" '
+            f'marker-end="url(#{prefix}-{marker})"><title>{_e(src.name)} → {_e(dst.name)}: '
+            f"{flow.count}</title></path>"
+        )
+    designed = {(e.source, e.target) for e in edges}
+    for flow in sorted(flows.values(), key=lambda f: (f.source, f.target)):
+        if (flow.source, flow.target) in designed or flow.designed or flow.count < heat.min_drift:
+            continue
+        if flow.source not in by_key or flow.target not in by_key:
+            continue
+        src, dst = by_key[flow.source], by_key[flow.target]
+        points = curve(src, dst)
+        parts.append(
+            f'<path class="map-edge map-edge-drift" d="{d(points)}" stroke="{DRIFT_COLOUR}" '
+            f'stroke-width="{_n(_flow_width(flow.count, most))}" stroke-dasharray="7 4" '
+            f'marker-end="url(#{prefix}-arrow-drift)"><title>{_e(src.name)} → {_e(dst.name)}: '
+            f"{flow.count} ({_e(heat.drift_label)})</title></path>"
+        )
+        mx, my = _midpoint(points)
+        labels.append(
+            f'<text class="map-drift-count" x="{_n(mx)}" y="{_n(my + 4)}" text-anchor="middle" '
+            f'font-size="11" font-weight="bold" fill="{DRIFT_COLOUR}" stroke="#ffffff" '
+            f'stroke-width="3" paint-order="stroke" aria-hidden="true">{flow.count}</text>'
+        )
+    parts.extend(labels)
+    parts.append("</g>")
+    return "".join(parts)
+
+
+def _heat_legend(heat: HeatOverlay, place: Any, prefix: str) -> list[str]:
+    parts = []
+    ix, iy = place(22, heat.hotspot_label)
+    parts.append(_hotspot_mark(ix + 6, iy + 8))
+    ix, iy = place(30, heat.cluster_label.replace("%(n)s", "1"))
+    parts.append(
+        f'<rect x="{_n(ix)}" y="{_n(iy)}" width="30" height="16" rx="5" fill="none" '
+        f'stroke="{CLUSTER_COLOUR}" stroke-width="2.5" stroke-dasharray="5 3"/>'
+    )
+    ix, iy = place(40, heat.flow_label)
+    parts.append(
+        f'<path d="M{_n(ix)},{_n(iy + 8)} H{_n(ix + 34)}" fill="none" stroke="{FORWARD_COLOUR}" '
+        f'stroke-width="5" marker-end="url(#{prefix}-arrow)"/>'
+    )
+    ix, iy = place(40, heat.drift_label)
+    parts.append(
+        f'<path d="M{_n(ix)},{_n(iy + 8)} H{_n(ix + 34)}" fill="none" stroke="{DRIFT_COLOUR}" '
+        f'stroke-width="2.5" stroke-dasharray="7 4" marker-end="url(#{prefix}-arrow-drift)"/>'
+    )
+    ix, iy = place(40, heat.unobserved_label)
+    parts.append(
+        f'<path d="M{_n(ix)},{_n(iy + 8)} H{_n(ix + 34)}" fill="none" stroke="{FORWARD_COLOUR}" '
+        f'stroke-width="1" opacity="{FAINT_OPACITY}" marker-end="url(#{prefix}-arrow)"/>'
+    )
+    return parts
+
+
 def render_map(
     lanes: list[MapLane],
     nodes: list[MapNode],
@@ -400,13 +567,15 @@ def render_map(
     *,
     id_prefix: str = "journey-map",
     highlight: PathHighlight | None = None,
+    heat: HeatOverlay | None = None,
 ) -> Markup:
     """Render the journey map as a complete ``<svg>`` element.
 
     ``id_prefix`` namespaces the element ids (title, description, arrow markers); pass a
     different one when a page shows more than one map. ``highlight`` draws one customer's
     path over the map: visited touchpoints ringed with their visit count, the others
-    faded, and the transitions they took as blue arrows with their counts.
+    faded, and the transitions they took as blue arrows with their counts. ``heat`` draws
+    the heat map's marks instead of the plain designed transitions (see HeatOverlay).
     """
     prefix = re.sub(r"[^A-Za-z0-9_-]", "-", id_prefix) or "journey-map"
     head = (
@@ -439,7 +608,7 @@ def render_map(
     rows = max(1, *(len(keys) for keys in lane_nodes))
     lanes_h = HEADER_H + TOP_GUTTER + rows * PITCH - ROW_GAP + BOTTOM_PAD
     width = max(MIN_WIDTH, len(ordered_lanes) * LANE_W + RIGHT_MARGIN)
-    legend_svg, legend_h = _legend(legend, labels, lanes_h + 8, width, prefix, highlight)
+    legend_svg, legend_h = _legend(legend, labels, lanes_h + 8, width, prefix, highlight, heat)
     height = lanes_h + 8 + legend_h
 
     parts = [
@@ -451,10 +620,18 @@ def render_map(
     markers = [("arrow", FORWARD_COLOUR), ("arrow-back", BACKWARD_COLOUR)]
     if highlight is not None:
         markers.append(("arrow-path", PATH_COLOUR))
+    if heat is not None:
+        markers.append(("arrow-drift", DRIFT_COLOUR))
+    # On the heat map edges are up to 9 px wide: arrowheads in user units keep one size.
+    size = (
+        'markerUnits="userSpaceOnUse" markerWidth="11" markerHeight="11"'
+        if heat
+        else ('markerWidth="7" markerHeight="7"')
+    )
     for suffix, colour in markers:
         parts.append(
             f'<marker id="{prefix}-{suffix}" viewBox="0 0 10 10" refX="9" refY="5" '
-            f'markerWidth="7" markerHeight="7" orient="auto">'
+            f'{size} orient="auto">'
             f'<path d="M0,0 L10,5 L0,10 z" fill="{colour}"/></marker>'
         )
     parts.append("</defs>")
@@ -480,25 +657,33 @@ def render_map(
         )
         for key in by_key
     }
-    parts.append('<g class="map-edges" fill="none" stroke-width="1.5">')
-    # Backward edges last so their dashes stay visible where they cross forward ones.
-    for edge in sorted(valid_edges, key=lambda e: e.backward):
-        src, dst = by_key[edge.source], by_key[edge.target]
-        d = _edge_path(
-            origin[src.key],
-            origin[dst.key],
-            lane_index[src.stage_key],
-            lane_index[dst.stage_key],
-            src.key == dst.key,
-        )
-        parts.append(
-            f'<path d="{d}" {_edge_attrs(edge.backward, prefix)}>'
-            f"<title>{_e(src.name)} → {_e(dst.name)}</title></path>"
-        )
-    parts.append("</g>")
+    if heat is not None:
+        parts.append(_heat_edges(heat, valid_edges, by_key, origin, lane_index, prefix))
+    else:
+        parts.append('<g class="map-edges" fill="none" stroke-width="1.5">')
+        # Backward edges last so their dashes stay visible where they cross forward ones.
+        for edge in sorted(valid_edges, key=lambda e: e.backward):
+            src, dst = by_key[edge.source], by_key[edge.target]
+            d = _edge_path(
+                origin[src.key],
+                origin[dst.key],
+                lane_index[src.stage_key],
+                lane_index[dst.stage_key],
+                src.key == dst.key,
+            )
+            parts.append(
+                f'<path d="{d}" {_edge_attrs(edge.backward, prefix)}>'
+                f"<title>{_e(src.name)} → {_e(dst.name)}</title></path>"
+            )
+        parts.append("</g>")
     if highlight is not None:
         parts.append(_path_edges(highlight, by_key, origin, lane_index, prefix))
 
+    cluster_of = (
+        {key: n for n, members in enumerate(heat.clusters, 1) for key in members}
+        if heat is not None
+        else {}
+    )
     parts.append('<g class="map-nodes">')
     for keys in lane_nodes:
         for key in keys:
@@ -509,6 +694,13 @@ def render_map(
             tooltip = f"{node.name}\n{node.value_label}" if node.value_label else node.name
             classes = "map-node map-node-exit" if node.exit else "map-node"
             visits = highlight.visits.get(key, 0) if highlight is not None else 0
+            marks = ""
+            if heat is not None:
+                if key in heat.hotspots:
+                    classes += " map-node-is-hotspot"
+                    marks += _hotspot_mark(x, y)
+                if key in cluster_of:
+                    marks += _cluster_outline(x, y, cluster_of[key])
             extra = ""
             if highlight is not None:
                 classes += " map-node-visited" if visits else " map-node-unvisited"
@@ -521,7 +713,7 @@ def render_map(
                 f'<text class="map-node-label" text-anchor="middle" font-size="12" '
                 f'fill="{_colour(node.text_colour, INK)}">'
                 f"{_tspans(_wrap(node.name, NODE_CHARS), x + NODE_W / 2, y + NODE_H / 2, 14)}"
-                f"</text>{_visit_badge(x, y, visits) if visits else ''}</a>"
+                f"</text>{_visit_badge(x, y, visits) if visits else ''}{marks}</a>"
             )
     parts.append("</g>")
     parts.append(legend_svg)
