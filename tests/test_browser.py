@@ -300,3 +300,57 @@ def test_an_agent_logs_a_letter_by_keyboard_and_the_team_finds_it(
     assert reference in lead_page.locator("main").inner_text()
     lead_page.screenshot(path=str(SCREENSHOTS / "team-queue.png"), full_page=True)
     lead_context.close()
+
+
+def test_a_manager_switches_the_heat_map_and_opens_a_hotspot(
+    app: Flask, live_server: str, browser: sync_api.Browser, db_session: Session
+) -> None:
+    """The reports page: churn lift, then its change against the previous quarter (the
+    default comparison of a quarter), then a hotspot's touchpoint page."""
+    from .conftest import PASSWORD, make_user
+    from .test_churn_report import _journeys
+
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    _journeys(app, db_session)
+    manager = make_user(db_session, Role.TOUCHPOINT_MANAGER, email="tm@example.org")
+    db_session.commit()
+    context = browser.new_context(locale="en-US", base_url=live_server)
+    context.add_init_script(CSP_RECORDER)
+    page = context.new_page()
+    try:
+        page.goto("/login")
+        page.fill("input[name=email]", manager.email)
+        page.fill("input[name=password]", PASSWORD)
+        with page.expect_navigation():
+            page.press("input[name=password]", "Enter")
+        page.goto("/reports/journey?from=2026-01-01&to=2026-04-01")
+        sync_api.expect(page.locator("h1")).to_have_text("Where customers leave")
+
+        page.select_option("#report-measure", "churn_lift")
+        with page.expect_navigation():
+            page.click("form.report-form button[type=submit]")
+        sync_api.expect(page.locator("div.map-scroll")).to_have_attribute(
+            "data-measure", "churn_lift"
+        )
+        assert "1.67" in _node_title(page, "hotline")
+        hotspot = page.locator('svg a.map-node.map-node-is-hotspot[data-key="hotline"]')
+        sync_api.expect(hotspot).to_be_visible()
+        page.screenshot(path=SCREENSHOTS / "heat-map-churn-lift.png", full_page=True)
+
+        page.select_option("#report-measure", "change_churn_lift")
+        with page.expect_navigation():
+            page.click("form.report-form button[type=submit]")
+        sync_api.expect(page.locator("div.map-scroll")).to_have_attribute(
+            "data-measure", "change_churn_lift"
+        )
+        window = page.locator("p.report-window").text_content() or ""
+        assert "Oct 1, 2025" in window, window  # compared with the previous quarter
+        sync_api.expect(page.locator("#heat-title")).to_contain_text("Change of Churn lift")
+
+        with page.expect_navigation():
+            page.click('ul.hotspot-list li[data-touchpoint="hotline"] a')
+        assert page.url == f"{live_server}/journey/touchpoints/hotline"
+        sync_api.expect(page.locator("h1")).to_have_text("Hotline")
+        assert _csp_violations(page) == []
+    finally:
+        context.close()
