@@ -27,7 +27,7 @@ from ..journey.map_svg import (
     MapNode,
     render_map,
 )
-from ..journey.measures import MapMeasure, colour_nodes
+from ..journey.measures import MISSING, SEQUENTIAL, Colouring, text_on
 from .intervals import two_proportion_z_test
 from .touchpoint_report import ChurnReport, TouchpointRow
 
@@ -62,6 +62,31 @@ def heat_measure_choices() -> list[tuple[str, str]]:
 
 def is_heat_measure(key: str) -> bool:
     return key.removeprefix(CHANGE_PREFIX) in MEASURE_KEYS
+
+
+def quantile_colouring(values: dict[str, float | None], unit: str, missing: str) -> Colouring:
+    """Fills by rank: the distinct values split into up to five equally populated bins of
+    the viridis steps, so that one outlier does not paint every other node alike; the
+    legend gives each bin's range."""
+    numbers = sorted({v for v in values.values() if v is not None})
+    steps = len(SEQUENTIAL)
+    bins = min(steps, len(numbers))
+    step_of = {v: (i * bins // len(numbers)) for i, v in enumerate(numbers)}
+    # Spread the used bins over the whole palette, light (low) to dark (high).
+    colour_of = [SEQUENTIAL[round(b * (steps - 1) / max(1, bins - 1))] for b in range(bins)]
+    fills = {
+        key: MISSING if value is None else colour_of[step_of[value]]
+        for key, value in values.items()
+    }
+    legend = []
+    for b in range(bins):
+        members = [v for v in numbers if step_of[v] == b]
+        low, high = members[0], members[-1]
+        label = f"{low:g}" if low == high else f"{low:g} – {high:g}"
+        legend.append((colour_of[b], label + unit))
+    if any(v is None for v in values.values()):
+        legend.append((MISSING, missing))
+    return Colouring(fills, {k: text_on(f) for k, f in fills.items()}, legend)
 
 
 @dataclass(frozen=True)
@@ -104,8 +129,7 @@ def build_heat_map(
     unit = next(u for key, _label, u, _d in HEAT_MEASURES if key == base)
     label = labels[measure]
     values = _values(report, compare, measure)
-    scale = MapMeasure(measure, label, "sequential", lambda _s, _t: {}, unit)
-    colouring = colour_nodes(scale, values, _("no value"))
+    colouring = quantile_colouring(values, unit, _("no value"))
     stages = journey_services.list_stages(session)
     touchpoints = journey_services.list_touchpoints(session)
     rows = {row.key: row for row in report.rows}

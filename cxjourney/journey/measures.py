@@ -168,7 +168,8 @@ class Colouring:
     legend: list[tuple[str, str]]  # (fill, label)
 
 
-def _text_on(fill: str) -> str:
+def text_on(fill: str) -> str:
+    """Black or white text, whichever reads on ``fill``."""
     r, g, b = (int(fill[i : i + 2], 16) / 255 for i in (1, 3, 5))
     luminance = 0.2126 * r + 0.7152 * g + 0.0722 * b
     return "#000000" if luminance > 0.45 else "#ffffff"
@@ -209,4 +210,4 @@ def colour_nodes(measure: MapMeasure, values: dict[str, Value], missing_label: s
             legend.append((SEQUENTIAL[index], label + measure.unit))
     if any(v is None for v in values.values()):
         legend.append((MISSING, missing_label))
-    return Colouring(fills, {k: _text_on(f) for k, f in fills.items()}, legend)
+    return Colouring(fills, {k: text_on(f) for k, f in fills.items()}, legend)
