@@ -60,7 +60,8 @@ class ChurnPaths:
 
 def kept_events(window: Window, filters: KpiFilters) -> Subquery:
     """Every event of the window that counts for churn, with the customer's churn flag,
-    the touchpoint before it and whether it is the customer's last kept event."""
+    the touchpoint before it, whether it is the customer's last kept event, and the event's
+    ``occurred_at`` and ``id`` (its place in event order)."""
     order = (EVENTS.c.occurred_at, EVENTS.c.id)
     customer = EVENTS.c.customer_id
     is_exit = case((TOUCHPOINTS.c.exit.is_(True), 1), else_=0)
@@ -93,6 +94,9 @@ def kept_events(window: Window, filters: KpiFilters) -> Subquery:
             .label("previous_id"),
             # 1 when the next event is an exit or there is none: the last kept event.
             func.lead(is_exit, 1, 1).over(partition_by=customer, order_by=order).label("next_exit"),
+            # The event order itself, for callers that aggregate a path in order (paths.py).
+            EVENTS.c.occurred_at,
+            EVENTS.c.id,
         )
         .select_from(
             EVENTS.join(TOUCHPOINTS, TOUCHPOINTS.c.id == EVENTS.c.touchpoint_id).join(

@@ -1,8 +1,9 @@
 """Reports: where dissatisfaction and churn cluster.
 
 GET /api/v1/reports/touchpoints, /reports/attribution and /reports/hotspots – the shapes of
-DESIGN.md's API contract, for a window and, when asked for (``compare_from``/``compare_to``,
-or ``compare=true`` for the default comparison window), the same shape under ``"compare"``.
+DESIGN.md's API contract – and /reports/paths (paths to churn, repeat-contact loops), for a
+window and, when asked for (``compare_from``/``compare_to``, or ``compare=true`` for the
+default comparison window), the same shape under ``"compare"``.
 """
 
 from __future__ import annotations
@@ -14,9 +15,12 @@ from zoneinfo import ZoneInfo
 import marshmallow as ma
 from flask import current_app
 from flask_smorest import Blueprint
-from marshmallow import fields
+from marshmallow import fields, validate
 
 from ..analytics.kpis import KpiFilters
+from ..analytics.paths import DEFAULT_LIMIT as DEFAULT_PATHS
+from ..analytics.paths import LIMIT_PROBLEM, OUTCOME_PROBLEM, OUTCOMES, PathsReport, paths_report
+from ..analytics.paths import MAX_LIMIT as MAX_PATHS
 from ..analytics.touchpoint_report import (
     HOTSPOT_REASONS,
     ChurnReport,
@@ -226,3 +230,91 @@ def hotspots(args: dict[str, Any]) -> Any:
     """The journey-wide values, the hotspots and their clusters (ranked by attributed
     churn, then value at risk) of ``[from, to)``."""
     return _respond(args, dump_hotspots)
+
+
+class PathsArgsSchema(ChurnReportArgsSchema):
+    outcome = fields.String(
+        load_default="churn",
+        validate=validate.OneOf(OUTCOMES, error=OUTCOME_PROBLEM),
+        metadata={"description": "churn: customers who churned in the window; stay: the others"},
+    )
+    limit = fields.Integer(
+        load_default=DEFAULT_PATHS,
+        validate=validate.Range(min=1, max=MAX_PATHS, error=LIMIT_PROBLEM),
+        metadata={"description": "How many paths to list (1–100)"},
+    )
+
+
+class PathSchema(_StrictSchema):
+    touchpoints = fields.List(fields.String(), metadata={"description": "Keys, in event order"})
+    count = fields.Integer()
+    share = fields.Float(
+        allow_none=True, metadata={"description": "Of the customers with the outcome, 0–100"}
+    )
+
+
+class LoopSchema(_StrictSchema):
+    key = fields.String()
+    customers = fields.Integer(
+        metadata={"description": "Customers whose collapsed path visits it 3 times or more"}
+    )
+    churned = fields.Integer()
+    churn_rate = fields.Float(metadata={"description": "churned ÷ customers × 100"})
+
+
+class PathsBodySchema(_StrictSchema):
+    window = fields.Nested(WindowSchema)
+    outcome = fields.String(metadata={"enum": list(OUTCOMES)})
+    customers = fields.Integer(
+        metadata={"description": "Customers of the churn population with the outcome"}
+    )
+    paths = fields.List(fields.Nested(PathSchema))
+    loops = fields.List(fields.Nested(LoopSchema))
+
+
+class PathsReportSchema(PathsBodySchema):
+    compare = fields.Nested(PathsBodySchema)
+
+
+def dump_paths(report: PathsReport) -> dict[str, Any]:
+    return {
+        "window": _window(report.window),
+        "outcome": report.outcome,
+        "customers": report.customers,
+        "paths": [
+            {"touchpoints": list(row.touchpoints), "count": row.count, "share": row.share}
+            for row in report.paths
+        ],
+        "loops": [
+            {
+                "key": row.key,
+                "customers": row.customers,
+                "churned": row.churned,
+                "churn_rate": row.churn_rate,
+            }
+            for row in report.loops
+        ],
+    }
+
+
+@blp.get("/reports/paths")
+@requires(Permission.VIEW_REPORTS)
+@blp.arguments(PathsArgsSchema, location="query", unknown=ma.RAISE)
+@blp.response(200, PathsReportSchema)
+@blp.alt_response(422, schema=ErrorSchema)
+def paths(args: dict[str, Any]) -> Any:
+    """The most frequent collapsed paths of the customers who churned (``outcome=churn``) or
+    stayed (``stay``) in ``[from, to)``, and the repeat-contact loops: per touchpoint, the
+    customers whose path visits it 3 times or more. ``touchpoint``/``stage`` list only the
+    paths containing a selected touchpoint and the loops of selected touchpoints."""
+    timezone = current_app.config["BABEL_DEFAULT_TIMEZONE"]
+    bounds, filters = resolve_report_args(args, timezone=timezone)
+    window, compare = resolve_windows(*bounds.values(), ZoneInfo(timezone))  # type: ignore[arg-type]
+    wanted = args["compare"] or bounds["compare_start"] is not None
+    check_report_scope(db.session, [window, compare] if wanted else [window], filters)
+    outcome, limit = args["outcome"], args["limit"]
+    body = dump_paths(paths_report(db.session, window, filters, outcome=outcome, limit=limit))
+    if wanted:
+        other = paths_report(db.session, compare, filters, outcome=outcome, limit=limit)
+        body["compare"] = dump_paths(other)
+    return body
