@@ -37,6 +37,13 @@ def test_the_page_shows_hotspots_clusters_and_the_heat_map(
     assert "map-node-is-hotspot" in html
     assert html.count('class="map-node-cluster"') == 2
     assert 'data-measure="churn_lift"' in html
+    # The paths of those who left: app → hotline twice (C, G), website → app → hotline (A).
+    churned = html[html.index('data-outcome="churn"') :]
+    churned = churned[: churned.index("</table>")]
+    assert re.findall(r"<tr><td>([^<]+)</td>", churned) == [
+        "App → Hotline",
+        "Website → App → Hotline",
+    ]
     # Churn lift of the hotline: 100 % ÷ 60 % = 1.67 (rounded to two digits on the map).
     assert re.search(r'data-touchpoint="hotline">[^<]*: 1\.67 – ', html)
 

@@ -30,6 +30,7 @@ from .heat_map import (
     significant_changes,
 )
 from .kpis import KpiFilters
+from .paths import paths_report
 from .touchpoint_report import ChurnReport, TouchpointRow, check_report_scope, churn_report
 from .views import _choices, _local_day, _page_messages, _read_request, _url, _zone, window_caption
 from .windows import default_comparison, resolve_windows
@@ -136,7 +137,7 @@ def journey() -> Any:
     zone = _zone()
     values: dict[str, str] = {}
     try:
-        _chosen, report, previous, _filters = _reports(values)
+        _chosen, report, previous, filters = _reports(values)
     except ValidationError as exc:
         return _error_page(exc)
     sort, descending = _sort_args()
@@ -147,6 +148,8 @@ def journey() -> Any:
         return _url("journey_report.journey", state, sort=key, dir=direction) + "#touchpoints"
 
     names = {row.key: row.name for row in report.rows}
+    churn_paths = paths_report(db.session, report.window, filters, outcome="churn", limit=10)
+    stay_paths = paths_report(db.session, report.window, filters, outcome="stay", limit=5)
     return render_template(
         "reports/journey.html",
         values=values,
@@ -162,6 +165,8 @@ def journey() -> Any:
         reasons=REASON_LABELS,
         names=names,
         changes=significant_changes(report, previous),
+        churn_paths=churn_paths,
+        stay_paths=stay_paths,
         sort=sort,
         descending=descending,
         sort_url=sort_url,
