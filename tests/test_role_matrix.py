@@ -955,6 +955,13 @@ def _cases() -> list[Case]:
         ),
         Case(
             "GET",
+            "/api/v1/reports/drivers",
+            EVERYONE,
+            200,
+            path="/api/v1/reports/drivers?from=2026-01-01&to=2026-02-01",
+        ),
+        Case(
+            "GET",
             "/reports/journey",
             EVERYONE,
             200,
