@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import re
+from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
 
 import pytest
 from flask.testing import FlaskClient
@@ -61,13 +63,18 @@ def test_a_likely_duplicate_is_pointed_out_and_can_be_linked(
     client: FlaskClient, db_session: Session, login_as, journey
 ) -> None:
     login_as(Role.AGENT, team="Kundenservice")
-    first = post_form(client, "/complaints/new?customer=K-1", "/complaints/new", INTAKE)
+    # Received two days ago: inside the 14-day window of the hint, whatever today is.
+    recent = (datetime.now(ZoneInfo("Europe/Berlin")) - timedelta(days=2)).strftime(
+        "%Y-%m-%dT10:00"
+    )
+    intake = {**INTAKE, "received_at": recent}
+    first = post_form(client, "/complaints/new?customer=K-1", "/complaints/new", intake)
     reference = first.headers["Location"].rsplit("/", 1)[-1]
     again = post_form(
         client,
         "/complaints/new?customer=K-1",
         "/complaints/new",
-        {**INTAKE, "channel": "fax", "description": "Jetzt auch per Fax"},
+        {**intake, "channel": "fax", "description": "Jetzt auch per Fax"},
     )
     assert again.status_code == 200
     html = again.get_data(as_text=True)
